@@ -1,0 +1,108 @@
+// Shapes: input [Cin, B, H, W]; convolution output and unit output [Cout, B, Ho, Wo];
+// saved BN statistics [Cout].
+
+/// Convolution, batch norm and optional ReLU for one batch size, with their activation and
+/// activation-gradient buffers.
+final class ConvBNUnit {
+    let layout: ConvBNLayout
+    let shape: Conv2DShape
+    let applyReLU: Bool
+    /// Convolution output `[Cout, B, Ho, Wo]`, the BN input saved for the backward pass.
+    let convolutionOutput: Tensor
+    /// BN output `[Cout, B, Ho, Wo]`, rectified in place when `applyReLU`.
+    let output: Tensor
+    let savedMean: Tensor
+    let savedInverseStd: Tensor
+    /// Gradients of the convolution output and, with ReLU, of the BN output (nil for eval-only).
+    private let convolutionOutputGradient: Tensor?
+    private let normalizedGradient: Tensor?
+    private var input: UnsafePointer<Float>?
+
+    init(
+        layout: ConvBNLayout, batch: Int, height: Int, width: Int, applyReLU: Bool,
+        withGradients: Bool
+    ) {
+        self.layout = layout
+        self.applyReLU = applyReLU
+        shape = Conv2DShape(
+            inChannels: layout.inChannels, outChannels: layout.outChannels,
+            kernel: layout.kernel, stride: layout.stride, padding: layout.padding,
+            batch: batch, height: height, width: width
+        )
+        let dimensions = [shape.outChannels, batch, shape.outHeight, shape.outWidth]
+        convolutionOutput = Tensor(shape: dimensions)
+        output = Tensor(shape: dimensions)
+        savedMean = Tensor(shape: [shape.outChannels])
+        savedInverseStd = Tensor(shape: [shape.outChannels])
+        convolutionOutputGradient = withGradients ? Tensor(shape: dimensions) : nil
+        normalizedGradient = withGradients && applyReLU ? Tensor(shape: dimensions) : nil
+    }
+
+    func forward(
+        input: UnsafePointer<Float>,
+        model: ResNetModel,
+        scratch: UnsafeMutablePointer<Float>?,
+        training: Bool
+    ) {
+        self.input = input
+        let values = model.parameters.values
+        let statistics = model.statistics.values
+        Conv2D.forward(
+            output: convolutionOutput.data, input: input, weight: values + layout.weight,
+            shape: shape, scratch: scratch
+        )
+        BatchNorm2D.forward(
+            output: output.data, savedMean: savedMean.data, savedInverseStd: savedInverseStd.data,
+            runningMean: statistics + layout.runningMean,
+            runningVariance: statistics + layout.runningVariance,
+            input: convolutionOutput.data, gamma: values + layout.gamma, beta: values + layout.beta,
+            channels: shape.outChannels, perChannel: shape.outputPixels, training: training
+        )
+        if applyReLU {
+            ReLU.forward(output: output.data, input: output.data, count: output.count)
+        }
+    }
+
+    /// Adds the parameter gradients to the model and, when given, the input gradient.
+    func backward(
+        inputGradient: UnsafeMutablePointer<Float>?,
+        outputGradient: UnsafePointer<Float>,
+        model: ResNetModel,
+        scratch: UnsafeMutablePointer<Float>?
+    ) {
+        guard let convolutionOutputGradient, let input else {
+            preconditionFailure("backward through a unit built without gradients or forward pass")
+        }
+        let values = model.parameters.values
+        let gradients = model.parameters.gradients
+
+        // ReLU: output = max(0, bn)
+        var bnOutputGradient = outputGradient
+        if let normalizedGradient {
+            normalizedGradient.zero()
+            ReLU.backward(
+                inputGradient: normalizedGradient.data, outputGradient: outputGradient,
+                output: output.data, count: output.count
+            )
+            bnOutputGradient = UnsafePointer(normalizedGradient.data)
+        }
+
+        // BN: bn = gamma * (conv - mean) / std + beta
+        convolutionOutputGradient.zero()
+        BatchNorm2D.backward(
+            inputGradient: convolutionOutputGradient.data,
+            gammaGradient: gradients + layout.gamma, betaGradient: gradients + layout.beta,
+            outputGradient: bnOutputGradient,
+            savedMean: savedMean.data, savedInverseStd: savedInverseStd.data,
+            input: convolutionOutput.data, gamma: values + layout.gamma,
+            channels: shape.outChannels, perChannel: shape.outputPixels
+        )
+
+        // Convolution: conv = weight * input
+        Conv2D.backward(
+            inputGradient: inputGradient, weightGradient: gradients + layout.weight,
+            outputGradient: convolutionOutputGradient.data, input: input,
+            weight: values + layout.weight, shape: shape, scratch: scratch
+        )
+    }
+}

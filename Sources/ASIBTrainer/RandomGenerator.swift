@@ -1,0 +1,80 @@
+import Foundation
+
+/// A deterministic xoshiro256** generator seeded through SplitMix64, so the same seed gives the
+/// same weights, shuffles, crops and dropout masks on every machine.
+public struct RandomGenerator {
+    private var state: (UInt64, UInt64, UInt64, UInt64)
+    private var spareNormal: Double?
+
+    public init(seed: UInt64) {
+        var mixer = seed
+        state = (
+            Self.splitMix64(&mixer), Self.splitMix64(&mixer),
+            Self.splitMix64(&mixer), Self.splitMix64(&mixer)
+        )
+    }
+
+    private static func splitMix64(_ value: inout UInt64) -> UInt64 {
+        value &+= 0x9E37_79B9_7F4A_7C15
+        var mixed = value
+        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+        return mixed ^ (mixed >> 31)
+    }
+
+    private static func rotateLeft(_ value: UInt64, _ bits: UInt64) -> UInt64 {
+        (value << bits) | (value >> (64 - bits))
+    }
+
+    public mutating func nextUInt64() -> UInt64 {
+        let result = Self.rotateLeft(state.1 &* 5, 7) &* 9
+        let shifted = state.1 << 17
+        state.2 ^= state.0
+        state.3 ^= state.1
+        state.1 ^= state.2
+        state.0 ^= state.3
+        state.2 ^= shifted
+        state.3 = Self.rotateLeft(state.3, 45)
+        return result
+    }
+
+    /// Returns a uniform double in [0, 1) built from the top 53 bits.
+    public mutating func nextUniform() -> Double {
+        Double(nextUInt64() >> 11) * 0x1.0p-53
+    }
+
+    /// Returns a uniform integer in `0..<bound` (Lemire's multiply-shift, bias below 2^-32 for
+    /// the bounds used here).
+    public mutating func nextInt(below bound: Int) -> Int {
+        precondition(bound > 0, "bound must be positive, got \(bound)")
+        let product = nextUInt64().multipliedFullWidth(by: UInt64(bound))
+        return Int(product.high)
+    }
+
+    /// Returns a standard normal sample by the Box-Muller transform; the second value of each
+    /// pair is kept for the next call.
+    public mutating func nextNormal() -> Double {
+        if let spare = spareNormal {
+            spareNormal = nil
+            return spare
+        }
+        let u1 = max(nextUniform(), 0x1.0p-60)
+        let u2 = nextUniform()
+        let radius = (-2 * Foundation.log(u1)).squareRoot()
+        let angle = 2 * Double.pi * u2
+        spareNormal = radius * sin(angle)
+        return radius * cos(angle)
+    }
+
+    /// Shuffles `0..<count` by Fisher-Yates into `indices`.
+    public mutating func permutation(_ count: Int) -> [Int] {
+        var indices = Array(0..<count)
+        var position = count - 1
+        while position > 0 {
+            let other = nextInt(below: position + 1)
+            indices.swapAt(position, other)
+            position -= 1
+        }
+        return indices
+    }
+}

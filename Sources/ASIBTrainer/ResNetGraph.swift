@@ -1,0 +1,109 @@
+// Shapes: input [Cin, B, H, W]; block outputs [C, B, H', W']; pooled features [C, B];
+// logits [B, K].
+
+/// The activations of a `ResNetModel` for one batch size and image size, allocated once and
+/// reused by every step, with the forward and backward drivers.
+public final class ResNetGraph {
+    public let model: ResNetModel
+    public let batch: Int
+    let stem: ConvBNUnit
+    let blocks: [BasicBlock]
+    /// Pooled features `[C, B]` and their gradient.
+    let pooled: Tensor
+    let pooledGradient: Tensor?
+    /// Logits `[B, K]`.
+    public let logits: Tensor
+    /// Stem output gradient `[C, B, H, W]`.
+    private let stemOutputGradient: Tensor?
+    /// im2col matrix shared by every convolution.
+    private let scratch: Tensor
+
+    public init(model: ResNetModel, batch: Int, height: Int, width: Int, withGradients: Bool) {
+        self.model = model
+        self.batch = batch
+        stem = ConvBNUnit(
+            layout: model.stem, batch: batch, height: height, width: width, applyReLU: true,
+            withGradients: withGradients
+        )
+        var blocks: [BasicBlock] = []
+        var size = (stem.shape.outHeight, stem.shape.outWidth)
+        for layout in model.blocks {
+            let block = BasicBlock(
+                layout: layout, batch: batch, height: size.0, width: size.1,
+                withGradients: withGradients
+            )
+            blocks.append(block)
+            size = (block.second.shape.outHeight, block.second.shape.outWidth)
+        }
+        self.blocks = blocks
+        pooled = Tensor(shape: [model.features, batch])
+        pooledGradient = withGradients ? Tensor(shape: pooled.shape) : nil
+        logits = Tensor(shape: [batch, model.classes])
+        stemOutputGradient = withGradients ? Tensor(shape: stem.output.shape) : nil
+        let units = [stem] + blocks.flatMap(\.units)
+        scratch = Tensor(shape: [units.map { Conv2D.scratchCount($0.shape) }.max() ?? 0])
+    }
+
+    /// Runs the network on `input` `[Cin, B, H, W]` and returns the logits `[B, K]`.
+    @discardableResult
+    public func forward(input: UnsafePointer<Float>, training: Bool) -> UnsafeMutablePointer<Float> {
+        stem.forward(input: input, model: model, scratch: scratch.data, training: training)
+        var current = UnsafePointer(stem.output.data)
+        for block in blocks {
+            block.forward(input: current, model: model, scratch: scratch.data, training: training)
+            current = UnsafePointer(block.output.data)
+        }
+        let last = blocks.last?.output ?? stem.output
+        GlobalAvgPool2D.forward(
+            output: pooled.data, input: current, planes: model.features * batch,
+            planeSize: last.count / (model.features * batch)
+        )
+        Linear.forward(
+            output: logits.data, input: pooled.data,
+            weight: model.parameters.values + model.linearWeight,
+            bias: model.parameters.values + model.linearBias,
+            batch: batch, inFeatures: model.features, outFeatures: model.classes
+        )
+        return logits.data
+    }
+
+    /// Adds the gradients of all parameters for `logitGradient` `[B, K]` to the model's
+    /// gradient buffer; call after `forward(training: true)` on the same input.
+    public func backward(logitGradient: UnsafePointer<Float>) {
+        guard let pooledGradient, let stemOutputGradient else {
+            preconditionFailure("backward through a graph built without gradients")
+        }
+        let parameters = model.parameters
+        let last = blocks.last?.output ?? stem.output
+
+        // Head: logits = pooled^T x weight^T + bias
+        pooledGradient.zero()
+        Linear.backward(
+            inputGradient: pooledGradient.data,
+            weightGradient: parameters.gradients + model.linearWeight,
+            biasGradient: parameters.gradients + model.linearBias,
+            outputGradient: logitGradient, input: pooled.data,
+            weight: parameters.values + model.linearWeight,
+            batch: batch, inFeatures: model.features, outFeatures: model.classes
+        )
+
+        // Global average pooling onto the last block's output gradient.
+        let lastGradient = blocks.last?.outputGradient ?? stemOutputGradient
+        lastGradient.zero()
+        GlobalAvgPool2D.backward(
+            inputGradient: lastGradient.data, outputGradient: pooledGradient.data,
+            planes: model.features * batch, planeSize: last.count / (model.features * batch)
+        )
+
+        // Blocks in reverse; each adds into the previous block's output gradient.
+        for index in blocks.indices.reversed() {
+            let target = index > 0 ? blocks[index - 1].outputGradient! : stemOutputGradient
+            target.zero()
+            blocks[index].backward(inputGradient: target.data, model: model, scratch: scratch.data)
+        }
+        stem.backward(
+            inputGradient: nil, outputGradient: stemOutputGradient.data, model: model,
+            scratch: scratch.data
+        )
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+
+/// A convolution (no bias) followed by batch norm, as offsets into the model's stores.
+struct ConvBNLayout {
+    let inChannels: Int
+    let outChannels: Int
+    let kernel: Int
+    let stride: Int
+    /// Offset of the weight `[Cout, Cin, k, k]` in the parameters.
+    let weight: Int
+    /// Offsets of gamma and beta `[Cout]` in the parameters.
+    let gamma: Int
+    let beta: Int
+    /// Offsets of the running mean and variance `[Cout]` in the statistics.
+    let runningMean: Int
+    let runningVariance: Int
+
+    var padding: Int { kernel / 2 }
+}
+
+/// A BasicBlock: conv-BN-ReLU, conv-BN, plus the shortcut (identity, or 1x1 conv-BN when the
+/// shape changes), then ReLU.
+struct BasicBlockLayout {
+    let first: ConvBNLayout
+    let second: ConvBNLayout
+    let shortcut: ConvBNLayout?
+}
+
+/// The parameters and running statistics of a ResNet, independent of batch and image size.
+public final class ResNetModel {
+    public let architecture: ResNetArchitecture
+    public let inputChannels: Int
+    public let classes: Int
+    /// Trainable tensors: convolution weights, BN gamma/beta, linear weight and bias.
+    public let parameters = ParameterStore()
+    /// BN running means and variances.
+    public let statistics = ParameterStore()
+
+    let stem: ConvBNLayout
+    let blocks: [BasicBlockLayout]
+    /// Offsets of the linear weight `[K, C]` and bias `[K]`.
+    let linearWeight: Int
+    let linearBias: Int
+    var features: Int { architecture.stageWidths.last! }
+
+    /// Builds the model and initialises it from `seed`: Kaiming normal (fan_out, ReLU gain)
+    /// convolutions, BN gamma 1 and beta 0, running mean 0 and variance 1, and PyTorch's default
+    /// linear init (weight and bias uniform in +-1/sqrt(fan_in)).
+    public init(
+        architecture: ResNetArchitecture,
+        inputChannels: Int,
+        classes: Int,
+        seed: UInt64,
+        withGradients: Bool = true
+    ) {
+        self.architecture = architecture
+        self.inputChannels = inputChannels
+        self.classes = classes
+        var builder = LayoutBuilder(parameters: parameters, statistics: statistics)
+        stem = builder.convBN("", inputChannels, architecture.stemWidth, kernel: 3, stride: 1)
+        blocks = builder.stages(architecture)
+        let features = architecture.stageWidths.last!
+        linearWeight = parameters.declare("fc.weight", shape: [classes, features])
+        linearBias = parameters.declare("fc.bias", shape: [classes])
+        parameters.allocate(withGradients: withGradients)
+        statistics.allocate(withGradients: false)
+        initialise(seed: seed)
+    }
+
+    /// Convolutions in forward order.
+    var convolutions: [ConvBNLayout] {
+        [stem] + blocks.flatMap { [$0.first, $0.second] + ($0.shortcut.map { [$0] } ?? []) }
+    }
+
+    private func initialise(seed: UInt64) {
+        var random = RandomGenerator(seed: seed)
+        let values = parameters.values
+        for layer in convolutions {
+            let count = layer.outChannels * layer.inChannels * layer.kernel * layer.kernel
+            let std = (2.0 / Double(layer.outChannels * layer.kernel * layer.kernel)).squareRoot()
+            for i in 0..<count { values[layer.weight + i] = Float(std * random.nextNormal()) }
+            for c in 0..<layer.outChannels {
+                values[layer.gamma + c] = 1
+                values[layer.beta + c] = 0
+                statistics.values[layer.runningVariance + c] = 1
+            }
+        }
+        let bound = 1 / Double(features).squareRoot()
+        for i in 0..<(classes * features) {
+            values[linearWeight + i] = Float(bound * (2 * random.nextUniform() - 1))
+        }
+        for k in 0..<classes {
+            values[linearBias + k] = Float(bound * (2 * random.nextUniform() - 1))
+        }
+    }
+
+    /// Forward FLOPs per image (multiply-add = 2) of the convolutions and the linear head.
+    public func flopsPerImage(height: Int, width: Int) -> Int {
+        var total = 2 * features * classes
+        var size = (height, width)
+        func count(_ layer: ConvBNLayout, _ input: (Int, Int)) -> (Int, Int) {
+            let shape = Conv2DShape(
+                inChannels: layer.inChannels, outChannels: layer.outChannels,
+                kernel: layer.kernel, stride: layer.stride, padding: layer.padding,
+                batch: 1, height: input.0, width: input.1
+            )
+            total += shape.flopsPerImage
+            return (shape.outHeight, shape.outWidth)
+        }
+        size = count(stem, size)
+        for block in blocks {
+            let input = size
+            size = count(block.second, count(block.first, input))
+            if let shortcut = block.shortcut { _ = count(shortcut, input) }
+        }
+        return total
+    }
+}
+
+/// Declares the tensors of a ResNet in PyTorch's naming (`layer1.0.conv1.weight`, ...).
+private struct LayoutBuilder {
+    let parameters: ParameterStore
+    let statistics: ParameterStore
+
+    mutating func convBN(
+        _ prefix: String, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int,
+        convName: String = "conv1", bnName: String = "bn1"
+    ) -> ConvBNLayout {
+        let weight = parameters.declare(
+            prefix + convName + ".weight", shape: [outChannels, inChannels, kernel, kernel]
+        )
+        return ConvBNLayout(
+            inChannels: inChannels, outChannels: outChannels, kernel: kernel, stride: stride,
+            weight: weight,
+            gamma: parameters.declare(prefix + bnName + ".weight", shape: [outChannels]),
+            beta: parameters.declare(prefix + bnName + ".bias", shape: [outChannels]),
+            runningMean: statistics.declare(prefix + bnName + ".running_mean", shape: [outChannels]),
+            runningVariance: statistics.declare(
+                prefix + bnName + ".running_var", shape: [outChannels]
+            )
+        )
+    }
+
+    mutating func stages(_ architecture: ResNetArchitecture) -> [BasicBlockLayout] {
+        var blocks: [BasicBlockLayout] = []
+        var channels = architecture.stemWidth
+        for (stage, width) in architecture.stageWidths.enumerated() {
+            for index in 0..<architecture.blocksPerStage {
+                let stride = (stage > 0 && index == 0) ? 2 : 1
+                let prefix = "layer\(stage + 1).\(index)."
+                let first = convBN(prefix, channels, width, kernel: 3, stride: stride)
+                let second = convBN(
+                    prefix, width, width, kernel: 3, stride: 1, convName: "conv2", bnName: "bn2"
+                )
+                var shortcut: ConvBNLayout?
+                if stride != 1 || channels != width {
+                    shortcut = convBN(
+                        prefix, channels, width, kernel: 1, stride: stride,
+                        convName: "downsample.0", bnName: "downsample.1"
+                    )
+                }
+                blocks.append(BasicBlockLayout(first: first, second: second, shortcut: shortcut))
+                channels = width
+            }
+        }
+        return blocks
+    }
+}

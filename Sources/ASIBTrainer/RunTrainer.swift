@@ -1,0 +1,110 @@
+import Foundation
+
+// Shapes: batch input [C, B, H, W]; labels [B]; logits, probabilities, gradients [B, K].
+
+/// Trains one student network with cross-entropy and optional logit distillation, evaluates
+/// it after every epoch and saves it to `runDirectory/checkpoint.bin`.
+public final class RunTrainer {
+    public let options: TrainingOptions
+    public let runDirectory: URL
+    let architecture: ResNetArchitecture
+    let teacherArchitectures: [ResNetArchitecture]
+
+    /// Checks the options that need no files; data and checkpoints are read by `train`.
+    public init(options: TrainingOptions, runDirectory: URL) throws {
+        self.options = options
+        self.runDirectory = runDirectory
+        architecture = try ResNetArchitecture.named(
+            options.studentModel, key: "model.student.name"
+        )
+        teacherArchitectures = options.kdAlpha > 0
+            ? try options.teachers.map { try ResNetArchitecture.named($0.model, key: $0.modelKey) }
+            : []
+        try Self.validate(options)
+    }
+
+    private static func validate(_ options: TrainingOptions) throws {
+        func check(_ ok: Bool, _ key: String, _ value: Any, _ allowed: String) throws {
+            if !ok {
+                throw TrainerError.invalidOption(key: key, value: "\(value)", allowed: allowed)
+            }
+        }
+        try check(options.batchSize > 0, "dataset.batch_size", options.batchSize, "an integer >= 1")
+        try check(options.trainLimit >= 0, "dataset.train_limit", options.trainLimit, "0 or more")
+        try check(options.testLimit >= 0, "dataset.test_limit", options.testLimit, "0 or more")
+        try check(options.epochs > 0, "student_epochs", options.epochs, "an integer >= 1")
+        try check(options.learningRate > 0, "student_lr", options.learningRate, "a number > 0")
+        try check(options.temperature > 0, "tau", options.temperature, "a number > 0")
+        try check(
+            (0..<1).contains(options.labelSmoothing), "ce_label_smoothing",
+            options.labelSmoothing, "a number in [0, 1)"
+        )
+        try check(options.kdAlpha >= 0, "kd_alpha", options.kdAlpha, "a number >= 0")
+        try check(
+            options.kdAlpha == 0 || !options.teachers.isEmpty, "kd_alpha", options.kdAlpha,
+            "0 unless teacher1_ckpt (and teacher1.name) are set"
+        )
+        if let weights = options.teacherWeights {
+            try check(
+                weights.allSatisfy { $0 >= 0 } && weights.reduce(0, +) > 0, "teacher_weights",
+                weights, "non-negative numbers with a positive sum"
+            )
+        }
+    }
+
+    /// Trains `options.epochs` epochs, calling `onEpoch` after each evaluation.
+    public func train(onEpoch: (EpochReport) throws -> Void) throws -> RunOutcome {
+        let started = Date()
+        let splits = try DatasetSource.load(options)
+        let data = splits.train
+        let student = ResNetModel(
+            architecture: architecture, inputChannels: data.channels, classes: data.classes,
+            seed: options.seed
+        )
+        let teachers = try loadTeachers(for: data)
+        let session = TrainingSession(
+            options: options, student: student, teachers: teachers, train: data, test: splits.test
+        )
+
+        var best = 0.0
+        var final = 0.0
+        for epoch in 1...options.epochs {
+            var metrics = try session.trainEpoch(epoch)
+            final = session.evaluate()
+            best = max(best, final)
+            metrics["acc"] = final
+            metrics["best_acc"] = best
+            try onEpoch(EpochReport(phase: "student", epoch: epoch, metrics: metrics))
+        }
+
+        let checkpoint = runDirectory.appendingPathComponent("checkpoint.bin")
+        try student.save(to: checkpoint)
+        return RunOutcome(
+            finalAccuracy: final, bestAccuracy: best,
+            seconds: Date().timeIntervalSince(started), checkpoint: checkpoint
+        )
+    }
+
+    private func loadTeachers(for data: ImageDataset) throws -> TeacherEnsemble? {
+        guard options.kdAlpha > 0 else { return nil }
+        var models: [ResNetModel] = []
+        for (source, architecture) in zip(options.teachers, teacherArchitectures) {
+            guard FileManager.default.fileExists(atPath: source.checkpoint) else {
+                throw TrainerError.checkpointMissing(
+                    path: source.checkpoint, key: source.checkpointKey
+                )
+            }
+            let model = ResNetModel(
+                architecture: architecture, inputChannels: data.channels, classes: data.classes,
+                seed: 0,
+                withGradients: false
+            )
+            try model.load(try Checkpoint.load(path: source.checkpoint), path: source.checkpoint)
+            models.append(model)
+        }
+        return TeacherEnsemble(
+            models: models, target: options.kdTarget, teacherIndex: options.kdTeacherIndex,
+            weights: options.teacherWeights, height: data.height, width: data.width
+        )
+    }
+}

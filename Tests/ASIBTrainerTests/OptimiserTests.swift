@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+@testable import ASIBTrainer
+
+@Test func nesterovSGDStepMatchesHandComputation() {
+    // p = 1, grad = 0.5, wd = 0.1, momentum 0.9, lr 0.1:
+    // g = 0.5 + 0.1 = 0.6; v = 0.6; p = 1 - 0.1 * (0.6 + 0.9 * 0.6) = 0.886.
+    // Second step, same grad: g = 0.5 + 0.0886 = 0.5886; v = 0.54 + 0.5886 = 1.1286;
+    // p = 0.886 - 0.1 * (0.5886 + 0.9 * 1.1286) = 0.725566.
+    let optimiser = SGD(parameterCount: 1, momentum: 0.9, nesterov: true, weightDecay: 0.1)
+    let value = Tensor(shape: [1], values: [1])
+    let gradient = Tensor(shape: [1], values: [0.5])
+    optimiser.step(values: value.data, gradients: gradient.data, count: 1, learningRate: 0.1)
+    #expect(abs(value.data[0] - 0.886) < 1e-6)
+    optimiser.step(values: value.data, gradients: gradient.data, count: 1, learningRate: 0.1)
+    #expect(abs(value.data[0] - 0.725566) < 1e-6)
+}
+
+@Test func plainMomentumSGDStepMatchesHandComputation() {
+    // g = 0.6; v = 0.6; p = 1 - 0.06 = 0.94; then g = 0.594, v = 1.134, p = 0.8266.
+    let optimiser = SGD(parameterCount: 1, momentum: 0.9, nesterov: false, weightDecay: 0.1)
+    let value = Tensor(shape: [1], values: [1])
+    let gradient = Tensor(shape: [1], values: [0.5])
+    optimiser.step(values: value.data, gradients: gradient.data, count: 1, learningRate: 0.1)
+    #expect(abs(value.data[0] - 0.94) < 1e-6)
+    optimiser.step(values: value.data, gradients: gradient.data, count: 1, learningRate: 0.1)
+    #expect(abs(value.data[0] - 0.8266) < 1e-6)
+}
+
+@Test func scheduleWarmsUpLinearlyThenAnneals() {
+    // 2 warm-up epochs of 5 steps, 10 epochs: warm-up steps 0...9, cosine over 40 steps.
+    let schedule = LearningRateSchedule(
+        base: 0.1, minimum: 0.001, warmupEpochs: 2, epochs: 10, stepsPerEpoch: 5
+    )
+    #expect(abs(schedule.rate(atStep: 0) - 0.01) < 1e-12)
+    #expect(abs(schedule.rate(atStep: 9) - 0.1) < 1e-12)
+    #expect(abs(schedule.rate(atStep: 10) - 0.1) < 1e-12)
+    #expect(abs(schedule.rate(atStep: 30) - (0.001 + 0.099 * 0.5)) < 1e-12)
+    #expect(abs(schedule.rate(atStep: 50) - 0.001) < 1e-12)
+}
+
+@Test func scheduleWithoutWarmupStartsAtBase() {
+    let schedule = LearningRateSchedule(
+        base: 0.05, minimum: 0, warmupEpochs: 0, epochs: 4, stepsPerEpoch: 10
+    )
+    #expect(abs(schedule.rate(atStep: 0) - 0.05) < 1e-12)
+    #expect(abs(schedule.rate(atStep: 20) - 0.025) < 1e-12)
+}
