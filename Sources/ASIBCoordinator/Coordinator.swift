@@ -13,16 +13,19 @@ public final class Coordinator {
         public var endpoint: String
         public var resultsDirectory: URL
         public var configRoot: URL
+        public var primaryConfig: String
         public var planSHA256: String
         public var maxAttempts: Int
 
         public init(
-            endpoint: String, resultsDirectory: URL, configRoot: URL, planSHA256: String,
+            endpoint: String, resultsDirectory: URL, configRoot: URL, primaryConfig: String,
+            planSHA256: String,
             maxAttempts: Int = 2
         ) {
             self.endpoint = endpoint
             self.resultsDirectory = resultsDirectory
             self.configRoot = configRoot
+            self.primaryConfig = primaryConfig
             self.planSHA256 = planSHA256
             self.maxAttempts = maxAttempts
         }
@@ -248,7 +251,8 @@ public final class Coordinator {
         let body = AssignBody(
             runId: run.runID, index: run.index, attempt: attempt, configJson: run.configJSON,
             configSha256: run.configSHA256, planSha256: options.planSHA256,
-            configRoot: options.configRoot.path, overrides: run.overrides,
+            configRoot: options.configRoot.path, primaryConfig: options.primaryConfig,
+            overrides: run.overrides,
             runDirectory: RunFiles.runDirectory(results: results, runID: run.runID).path,
             teacherCheckpoints: checkpoints
         )

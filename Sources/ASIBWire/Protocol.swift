@@ -115,6 +115,8 @@ public struct AssignBody: Codable, Sendable {
     public var planSha256: String
     /// Folder of the config tree the run was planned from; the worker recomposes from it.
     public var configRoot: String
+    /// Primary config under `configRoot` (the sweep's `config:`), composed with `overrides`.
+    public var primaryConfig: String
     public var overrides: [String]
     /// Run folder under the results folder, where the worker writes config.json and checkpoints.
     public var runDirectory: String
@@ -123,7 +125,8 @@ public struct AssignBody: Codable, Sendable {
 
     public init(
         runId: String, index: Int, attempt: Int, configJson: String, configSha256: String,
-        planSha256: String, configRoot: String, overrides: [String], runDirectory: String,
+        planSha256: String, configRoot: String, primaryConfig: String, overrides: [String],
+        runDirectory: String,
         teacherCheckpoints: [String: String]
     ) {
         self.runId = runId
@@ -133,6 +136,7 @@ public struct AssignBody: Codable, Sendable {
         self.configSha256 = configSha256
         self.planSha256 = planSha256
         self.configRoot = configRoot
+        self.primaryConfig = primaryConfig
         self.overrides = overrides
         self.runDirectory = runDirectory
         self.teacherCheckpoints = teacherCheckpoints

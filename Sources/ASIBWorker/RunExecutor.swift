@@ -1,0 +1,82 @@
+import ASIBConfig
+import ASIBPlan
+import ASIBSupport
+import ASIBTrainer
+import ASIBWire
+import Foundation
+
+/// A config-lock violation: the config a worker would train is not the one that was planned.
+public struct LockMismatch: ReportableError {
+    public let checkpoint: String
+    public let plannedHash: String
+    public let actualHash: String
+    public let diff: ConfigDiff
+
+    public var description: String {
+        "config lock mismatch \(checkpoint): planned \(plannedHash.prefix(12)), "
+            + "got \(actualHash.prefix(12)); \(diff.summary); "
+            + "re-plan the sweep if the config files changed on purpose"
+    }
+
+    public var exitCode: Int32 { ExitCode.usage }
+}
+
+/// Outcome of one trained run, as reported in DONE.
+public struct ExecutedRun {
+    public let finalAccuracy: Double
+    public let bestAccuracy: Double
+    public let seconds: Double
+}
+
+/// Verifies an assignment's config lock, trains the run and verifies the lock again.
+struct RunExecutor {
+    let assignment: AssignBody
+
+    func run(onEpoch: @escaping (String, Int, [String: Double]) throws -> Void) throws -> ExecutedRun {
+        let planned = try YAMLLoader.parse(text: assignment.configJson, origin: "ASSIGN message").value
+        let plannedHash = ConfigLock.hash(ConfigLock.sanitize(planned))
+        guard plannedHash == assignment.configSha256 else {
+            throw LockMismatch(
+                checkpoint: "in the assignment message", plannedHash: assignment.configSha256,
+                actualHash: plannedHash, diff: ConfigDiff(from: planned, to: planned)
+            )
+        }
+
+        // The worker's own copy of the config tree must compose to the planned config.
+        let composed = try Planner.recompose(
+            configRoot: URL(fileURLWithPath: assignment.configRoot),
+            primary: assignment.primaryConfig,
+            overrides: assignment.overrides
+        ).value
+        try verify(composed, against: planned, checkpoint: "before the run")
+
+        var config = composed
+        for (slot, path) in assignment.teacherCheckpoints {
+            config.set(path: "\(slot)_ckpt", to: .string(path))
+        }
+        let runDirectory = URL(fileURLWithPath: assignment.runDirectory)
+        try AtomicFile.write(
+            CanonicalJSON.string(config) + "\n", to: runDirectory.appendingPathComponent("config.json")
+        )
+
+        let trainer = try RunTrainer(config: config, runDirectory: runDirectory)
+        let outcome = try trainer.train { report in
+            try onEpoch(report.phase, report.epoch, report.metrics)
+        }
+        try verify(config, against: planned, checkpoint: "after the run")
+        return ExecutedRun(
+            finalAccuracy: outcome.finalAccuracy, bestAccuracy: outcome.bestAccuracy,
+            seconds: outcome.seconds
+        )
+    }
+
+    private func verify(_ config: ConfigValue, against planned: ConfigValue, checkpoint: String) throws {
+        let hash = ConfigLock.hash(ConfigLock.sanitize(config))
+        guard hash == assignment.configSha256 else {
+            throw LockMismatch(
+                checkpoint: checkpoint, plannedHash: assignment.configSha256, actualHash: hash,
+                diff: ConfigDiff(from: ConfigLock.sanitize(planned), to: ConfigLock.sanitize(config))
+            )
+        }
+    }
+}
