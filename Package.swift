@@ -35,6 +35,7 @@ let package = Package(
             name: "ASIBCoordinator",
             dependencies: ["ASIBSupport", "ASIBConfig", "ASIBPlan", "ASIBWire", "CSQLite"]
         ),
+        .target(name: "ASIBSlurm", dependencies: ["ASIBSupport", "ASIBPlan"]),
         .target(
             name: "ASIBWorker",
             dependencies: ["ASIBSupport", "ASIBConfig", "ASIBPlan", "ASIBWire", "ASIBTrainer"]
@@ -42,7 +43,10 @@ let package = Package(
 
         .executableTarget(
             name: "asib-sweep",
-            dependencies: ["ASIBSupport", "ASIBConfig", "ASIBPlan", "ASIBCoordinator"]
+            dependencies: [
+                "ASIBSupport", "ASIBConfig", "ASIBPlan", "ASIBCoordinator", "ASIBSlurm",
+                "ASIBTrainer",
+            ]
         ),
         .executableTarget(name: "asib-worker", dependencies: ["ASIBSupport", "ASIBWorker"]),
         .executableTarget(
@@ -57,6 +61,7 @@ let package = Package(
             name: "ASIBCoordinatorTests",
             dependencies: ["ASIBCoordinator", "ASIBWire", "ASIBPlan"]
         ),
+        .testTarget(name: "ASIBSlurmTests", dependencies: ["ASIBSlurm", "ASIBPlan"]),
         .testTarget(name: "EndToEndTests", dependencies: ["ASIBSupport"]),
     ]
 )
