@@ -61,7 +61,12 @@ final class YAMLEventReader {
         let state = parser.pointee
         let problem = state.problem.map { String(cString: $0) } ?? "unknown libyaml error"
         let context = state.context.map { String(cString: $0) }
-        let text = context.map { "\(problem) \($0)" } ?? problem
+        // libyaml names the construct it was reading and where it began, e.g. an unclosed
+        // flow sequence, which is usually the place to fix.
+        let text = context.map {
+            "\(problem) \($0) started at line \(state.context_mark.line + 1), "
+                + "column \(state.context_mark.column + 1)"
+        } ?? problem
         return ConfigError.yamlSyntax(
             file: file,
             line: Int(state.problem_mark.line) + 1,

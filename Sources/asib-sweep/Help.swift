@@ -1,0 +1,70 @@
+/// Help texts, one per subcommand, kept together so their wording stays consistent.
+enum Help {
+    static let overview = """
+        USAGE: asib-sweep <subcommand> [options]
+
+        Plans and runs knowledge-distillation sweeps on CPU workers.
+
+        SUBCOMMANDS:
+          plan     Expand a sweep spec into its index map (--dry-run changes no file).
+          launch   Run a sweep: a coordinator plus local workers (--local N).
+          status   Show the state of each run in a results folder.
+          report   Rewrite summary.csv, epochs.csv, table.csv and plots from sweep.db.
+          hash     Print the config-lock SHA-256 of an effective config (JSON or YAML).
+
+        Run 'asib-sweep <subcommand> --help' for the options of one subcommand.
+        """
+
+    static let plan = """
+        USAGE: asib-sweep plan [--dry-run] [--format text|json] [--only AXIS=V[,V...]]...
+                               [--out DIR] [--configs DIR] SPEC [KEY=VALUE ...]
+
+        Expands SPEC (a sweep file such as sweeps/quickstart.yaml) into runs, each with the
+        SHA-256 of its locked effective config.
+
+        OPTIONS:
+          --dry-run          Print the plan and write nothing.
+          --format FORMAT    text (default: one line per run) or json.
+          --only AXIS=VALUES Keep only these values of a student axis (method, rung, seed);
+                             repeatable. Teachers no remaining run needs are dropped.
+          --out DIR          Results folder for plan.json (default: results/<sweep name>).
+          --configs DIR      Config tree (default: configs/ beside the spec's sweeps/ folder).
+          KEY=VALUE          Overrides applied to every run, after the spec's own.
+        """
+
+    static let launch = """
+        USAGE: asib-sweep launch --local N [--only AXIS=V[,V...]]... [--out DIR] [--configs DIR]
+                                 [--port PORT] [--max-attempts N] SPEC [KEY=VALUE ...]
+
+        Plans SPEC, starts the coordinator on 127.0.0.1 and N local asib-worker processes,
+        and stays in the foreground until every run has finished. Runs already done in the
+        results folder (same run id and config hash) are not repeated.
+
+        OPTIONS:
+          --local N          Number of local worker processes (1-64). Each gets
+                             max(1, cores / N) BLAS threads.
+          --port PORT        Coordinator TCP port on 127.0.0.1 (default: chosen by the OS).
+          --max-attempts N   Attempts per run before it counts as failed (default 2).
+          --out, --configs, --only, KEY=VALUE: as for 'plan'.
+        """
+
+    static let status = """
+        USAGE: asib-sweep status DIR
+
+        Prints each run of the results folder DIR with its status, attempts and accuracy.
+        """
+
+    static let report = """
+        USAGE: asib-sweep report DIR
+
+        Rewrites DIR/summary.csv, DIR/epochs.csv, DIR/table.csv and DIR/plots from DIR/sweep.db.
+        """
+
+    static let hash = """
+        USAGE: asib-sweep hash [--no-sanitize] FILE
+
+        Prints the SHA-256 of the canonical JSON of the effective config in FILE (JSON or
+        YAML). Keys the runtime may change after the lock are removed first unless
+        --no-sanitize is given.
+        """
+}

@@ -1,0 +1,142 @@
+import ASIBConfig
+import ASIBCoordinator
+import ASIBPlan
+import ASIBSupport
+import ASIBTrainer
+import Foundation
+
+/// `asib-sweep launch --local N`: plans the sweep, serves it to N local workers, writes tables.
+struct LaunchCommand {
+    var arguments: CommandLineArguments
+
+    func run() throws {
+        var arguments = self.arguments
+        if arguments.flag("-h", "--help") {
+            print(Help.launch)
+            return
+        }
+        let localWorkers = try arguments.integer("--local", in: 1...64)
+        let port = try arguments.integer("--port", in: 0...65535) ?? 0
+        let maxAttempts = try arguments.integer("--max-attempts", in: 1...100) ?? 2
+        let options = try SweepOptions(arguments: &arguments, subcommand: "launch")
+        guard let localWorkers else {
+            throw UsageError("missing --local N: give the number of local worker processes, e.g. --local 2")
+        }
+        let workerExecutable = try Self.workerExecutable()
+
+        let plan = try options.makePlan()
+        let primary = try SweepSpec.load(from: options.specURL).config
+        let results = options.resultsDirectory(for: plan).standardizedFileURL
+        let runs = try plan.runs.map {
+            try Self.coordinatorRun($0, configRoot: options.configRoot, primary: primary)
+        }
+        try Self.preflight(runs)
+
+        try FileManager.default.createDirectory(at: results, withIntermediateDirectories: true)
+        let store = try SweepStore(path: results.appendingPathComponent("sweep.db"))
+        try store.registerPlan(
+            sweep: plan.sweep, planSHA256: plan.planSHA256, runs: runs.map(Self.runRecord)
+        )
+        try AtomicFile.write(plan.jsonText(), to: results.appendingPathComponent("plan.json"))
+
+        let coordinator = try Coordinator(
+            runs: runs,
+            options: .init(
+                endpoint: "tcp://127.0.0.1:\(port == 0 ? "*" : String(port))",
+                resultsDirectory: results, configRoot: options.configRoot, primaryConfig: primary,
+                planSHA256: plan.planSHA256, maxAttempts: maxAttempts
+            ),
+            store: store
+        )
+        let endpoint = try coordinator.bind()
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let threads = max(1, cores / localWorkers)
+        print("sweep \(plan.sweep): \(runs.count) runs, plan \(plan.planSHA256.prefix(12))")
+        print("results: \(results.path)")
+        print("coordinator: \(endpoint), \(localWorkers) local workers x \(threads) BLAS threads")
+
+        let pool = LocalWorkerPool()
+        InterruptHandler.install(pool: pool)
+        try pool.start(
+            count: localWorkers, workerExecutable: workerExecutable, endpoint: endpoint,
+            threads: threads, logDirectory: results.appendingPathComponent("logs")
+        )
+        let outcome = try coordinator.serve(pool: pool)
+
+        try Reports.write(store: store, to: results)
+        print("finished: \(outcome.done) done, \(outcome.failed) failed, \(outcome.cancelled) cancelled")
+        for name in ["summary.csv", "epochs.csv", "table.csv"] {
+            print("  \(results.appendingPathComponent(name).path)")
+        }
+        if outcome.failed + outcome.cancelled > 0 {
+            throw RuntimeFailure(
+                "\(outcome.failed) runs failed and \(outcome.cancelled) were cancelled; "
+                    + "see 'asib-sweep status \(results.path)' and the logs in \(results.path)/logs"
+            )
+        }
+    }
+
+    static func coordinatorRun(
+        _ run: PlannedRun, configRoot: URL, primary: String
+    ) throws -> CoordinatorRun {
+        let composed = try Planner.effectiveConfig(for: run, configRoot: configRoot, primary: primary)
+        return CoordinatorRun(
+            index: run.index, runID: run.runID, kind: run.kind, method: run.method, rung: run.rung,
+            seed: run.seed, configSHA256: run.configSHA256, dependsOn: run.dependsOn,
+            overrides: run.overrides, configJSON: CanonicalJSON.string(composed.value)
+        )
+    }
+
+    /// Checks every run's training options and data files before anything is written, so a
+    /// bad value or a missing dataset stops the launch instead of failing each run.
+    static func preflight(_ runs: [CoordinatorRun]) throws {
+        for run in runs {
+            let config = try YAMLLoader.parse(text: run.configJSON, origin: "run \(run.runID)").value
+            let slots = run.dependsOn.indices.map { "teacher\($0 + 1)" }
+            do {
+                try RunTrainer.preflight(config: config, pendingTeachers: slots)
+            } catch let error as ReportableError where error.exitCode == ExitCode.usage {
+                throw UsageError("run \(run.runID) (index \(run.index)): \(error.description)")
+            }
+        }
+    }
+
+    static func runRecord(_ run: CoordinatorRun) -> RunRecord {
+        RunRecord(
+            index: run.index, runID: run.runID, kind: run.kind, method: run.method, rung: run.rung,
+            seed: run.seed, configSHA256: run.configSHA256, dependsOn: run.dependsOn
+        )
+    }
+
+    /// The asib-worker built next to this executable.
+    static func workerExecutable() throws -> URL {
+        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let worker = me.deletingLastPathComponent().appendingPathComponent("asib-worker")
+        guard FileManager.default.isExecutableFile(atPath: worker.path) else {
+            throw RuntimeFailure(
+                "asib-worker not found at '\(worker.path)'; build both with 'swift build -c release'"
+            )
+        }
+        return worker
+    }
+}
+
+/// Stops local workers when the user interrupts `launch`, so no orphan keeps training.
+enum InterruptHandler {
+    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+
+    static func install(pool: LocalWorkerPool) {
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler {
+                Log.warning("interrupted, stopping local workers", ["signal": signalNumber])
+                pool.terminateAll()
+                pool.waitForExit(timeout: .seconds(5))
+                exit(130)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+}

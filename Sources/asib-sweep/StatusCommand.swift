@@ -1,0 +1,80 @@
+import ASIBCoordinator
+import ASIBSupport
+import Foundation
+
+/// `asib-sweep status DIR`: one line per run from the results folder's store.
+struct StatusCommand {
+    var arguments: CommandLineArguments
+
+    func run() throws {
+        var arguments = self.arguments
+        if arguments.flag("-h", "--help") {
+            print(Help.status)
+            return
+        }
+        let store = try openStore(arguments: arguments, subcommand: "status")
+        let runs = try store.runs()
+        var counts: [String: Int] = [:]
+        print("index  run_id                         status     attempts  final_acc  best_acc")
+        for run in runs {
+            counts[run.status, default: 0] += 1
+            let final = run.finalAccuracy.map { String(format: "%.2f", $0) } ?? "-"
+            let best = run.bestAccuracy.map { String(format: "%.2f", $0) } ?? "-"
+            print(
+                run.index.description.padding(toLength: 7, withPad: " ", startingAt: 0)
+                    + run.runID.padding(toLength: 31, withPad: " ", startingAt: 0)
+                    + run.status.padding(toLength: 11, withPad: " ", startingAt: 0)
+                    + run.attempts.description.padding(toLength: 10, withPad: " ", startingAt: 0)
+                    + final.padding(toLength: 11, withPad: " ", startingAt: 0)
+                    + best
+            )
+            if let reason = run.failureReason, run.status != "done" {
+                print("       reason: \(reason)")
+            }
+        }
+        let order = ["queued", "running", "done", "failed", "cancelled"]
+        print(order.map { "\(counts[$0, default: 0]) \($0)" }.joined(separator: ", "))
+    }
+}
+
+/// `asib-sweep report DIR`: rewrites the tables and plots from the store.
+struct ReportCommand {
+    var arguments: CommandLineArguments
+
+    func run() throws {
+        var arguments = self.arguments
+        if arguments.flag("-h", "--help") {
+            print(Help.report)
+            return
+        }
+        let store = try openStore(arguments: arguments, subcommand: "report")
+        let directory = try resultsDirectory(arguments: arguments, subcommand: "report")
+        try Reports.write(store: store, to: directory)
+        for name in ["summary.csv", "epochs.csv", "table.csv", "plots/accuracy.svg"] {
+            print(directory.appendingPathComponent(name).path)
+        }
+    }
+}
+
+private func resultsDirectory(arguments: CommandLineArguments, subcommand: String) throws -> URL {
+    var positionals = try arguments.positionals()
+    if positionals.first == subcommand {
+        positionals.removeFirst()
+    }
+    guard positionals.count == 1 else {
+        throw UsageError("expected one results folder, for example 'asib-sweep \(subcommand) results/quickstart'")
+    }
+    return URL(fileURLWithPath: positionals[0])
+}
+
+private func openStore(arguments: CommandLineArguments, subcommand: String) throws -> SweepStore {
+    let directory = try resultsDirectory(arguments: arguments, subcommand: subcommand)
+    let database = directory.appendingPathComponent("sweep.db")
+    guard FileManager.default.fileExists(atPath: database.path) else {
+        throw UsageError(
+            "no sweep store at '\(database.path)'; give the results folder that "
+                + "'asib-sweep launch' printed, for example results/quickstart"
+        )
+    }
+    return try SweepStore(path: database)
+}

@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+
+@Suite("plan command")
+struct PlanCommandTests {
+    @Test("dry run prints the same plan twice and writes nothing")
+    func dryRunIsDeterministic() throws {
+        let out = try ExecutableRunner.temporaryDirectory("plan").appendingPathComponent("results")
+        let arguments = ["plan", "--dry-run", "--format", "json", "--out", out.path, "sweeps/smoke.yaml"]
+        let first = try ExecutableRunner.run("asib-sweep", arguments)
+        let second = try ExecutableRunner.run("asib-sweep", arguments)
+
+        #expect(first.status == 0, "stderr: \(first.error)")
+        #expect(second.status == 0)
+        #expect(first.output == second.output)
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+    }
+
+    @Test("json plan has the fixed fields and indices in order")
+    func jsonPlanShape() throws {
+        let result = try ExecutableRunner.run("asib-sweep", ["plan", "--dry-run", "--format", "json", "sweeps/smoke.yaml"])
+        #expect(result.status == 0, "stderr: \(result.error)")
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+        )
+        #expect(object["sweep"] as? String == "smoke")
+        #expect((object["plan_sha256"] as? String)?.count == 64)
+        let runs = try #require(object["runs"] as? [[String: Any]])
+        #expect(runs.count >= 8)
+        for (position, run) in runs.enumerated() {
+            #expect(run["index"] as? Int == position)
+            #expect((run["config_sha256"] as? String)?.count == 64)
+            #expect(run["run_id"] is String)
+            #expect(["teacher", "student"].contains(run["kind"] as? String ?? ""))
+            #expect(run["depends_on"] is [Any])
+            #expect(run["overrides"] is [Any])
+        }
+        let ids = runs.compactMap { $0["run_id"] as? String }
+        #expect(Set(ids).count == ids.count)
+    }
+
+    @Test("plan without dry run writes plan.json")
+    func planWritesFile() throws {
+        let out = try ExecutableRunner.temporaryDirectory("plan-write")
+        let result = try ExecutableRunner.run("asib-sweep", ["plan", "--out", out.path, "sweeps/smoke.yaml"])
+        #expect(result.status == 0, "stderr: \(result.error)")
+        let written = try String(contentsOf: out.appendingPathComponent("plan.json"), encoding: .utf8)
+        let printed = try ExecutableRunner.run("asib-sweep", ["plan", "--dry-run", "--format", "json", "sweeps/smoke.yaml"])
+        #expect(written == printed.output)
+    }
+}
+
+@Suite("bad input")
+struct BadInputTests {
+    @Test("missing sweep file exits 64 naming the path")
+    func missingSpec() throws {
+        let result = try ExecutableRunner.run("asib-sweep", ["plan", "--dry-run", "sweeps/nope.yaml"])
+        #expect(result.status == 64)
+        #expect(result.error.contains("sweeps/nope.yaml"))
+    }
+
+    @Test("yaml syntax error names file, line and column")
+    func yamlSyntaxError() throws {
+        let folder = try ExecutableRunner.temporaryDirectory("badyaml")
+        let spec = folder.appendingPathComponent("broken.yaml")
+        try "sweep: broken\nstudents:\n  axes: {method: [ce_only\n".write(to: spec, atomically: true, encoding: .utf8)
+        let configs = ExecutableRunner.repositoryRoot.appendingPathComponent("configs").path
+        let result = try ExecutableRunner.run("asib-sweep", ["plan", "--dry-run", "--configs", configs, spec.path])
+        #expect(result.status == 64)
+        // libyaml detects the problem at the end of the text (line 4) and names the flow
+        // sequence opened at line 3, column 18.
+        #expect(result.error.contains("broken.yaml:4:1:"), "\(result.error)")
+        #expect(result.error.contains("line 3, column 18"), "\(result.error)")
+    }
+
+    @Test("unknown method lists the known ones")
+    func unknownMethod() throws {
+        let result = try ExecutableRunner.run(
+            "asib-sweep", ["plan", "--dry-run", "--only", "method=no_such_method", "sweeps/smoke.yaml"]
+        )
+        #expect(result.status == 64)
+        #expect(result.error.contains("no_such_method"))
+        #expect(result.error.contains("vanilla_kd"))
+    }
+
+    @Test("missing dataset files name the paths and the package")
+    func missingDataset() throws {
+        let out = try ExecutableRunner.temporaryDirectory("nodata")
+        let result = try ExecutableRunner.run(
+            "asib-sweep",
+            ["launch", "--local", "1", "--out", out.path, "sweeps/smoke.yaml", "dataset.root=/nonexistent/fmnist"]
+        )
+        #expect(result.status == 64)
+        #expect(result.error.contains("/nonexistent/fmnist/train-images-idx3-ubyte.gz"))
+        #expect(result.error.contains("dataset-fashion-mnist"))
+        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("sweep.db").path))
+    }
+
+    @Test("unknown option exits 64")
+    func unknownOption() throws {
+        let result = try ExecutableRunner.run("asib-sweep", ["plan", "--dry-rn", "sweeps/smoke.yaml"])
+        #expect(result.status == 64)
+        #expect(result.error.contains("--dry-rn"))
+    }
+}
