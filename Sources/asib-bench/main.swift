@@ -6,6 +6,7 @@ import Foundation
 // at batch 128 on random data, for 1 and 2 BLAS threads unless given otherwise.
 
 setvbuf(stdout, nil, _IOLBF, 0)
+BLASCore.restartWithDetectedCoreIfNeeded()
 let usage = """
     usage: asib-bench [--model NAME] [--input HxWxC] [--threads N] [--steps N] [--batch N]
 

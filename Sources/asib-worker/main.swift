@@ -23,6 +23,7 @@ let usage = """
     """
 
 setvbuf(stdout, nil, _IOLBF, 0)
+BLASCore.restartWithDetectedCoreIfNeeded()
 Log.setProgram("asib-worker")
 var arguments = CommandLineArguments(Array(CommandLine.arguments.dropFirst()))
 if arguments.flag("-v", "--verbose") {
