@@ -45,8 +45,9 @@ enum Help {
         results folder (same run id and config hash) are not repeated.
 
         OPTIONS:
-          --local N          Number of local worker processes (1-64). Each gets
-                             max(1, cores / N) BLAS threads.
+          --local N          Number of local worker processes (0-64). Each gets
+                             max(1, cores / N) BLAS threads. With 0 the coordinator only
+                             serves workers started by hand with 'asib-worker --connect'.
           --port PORT        Coordinator TCP port on 127.0.0.1 (default: chosen by the OS).
           --max-attempts N   Attempts per run before it counts as failed (default 2).
           --out, --configs, --only, KEY=VALUE: as for 'plan'.
