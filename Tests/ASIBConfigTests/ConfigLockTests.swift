@@ -124,6 +124,8 @@ struct ConfigLockTests {
         ("seed: 1\nteacher1_ckpt: a.bin", "seed: 1", true),
         ("seed: 1\nstudent_ep2_acc: 50.0", "seed: 1", true),
         ("optimizer: sgd", "optimizer: adamw", false),
+        ("kd_sample_thr: 0.85", "kd_sample_thr: 0.9", false),
+        ("ib_mbm_out_dim: 256", "ib_mbm_out_dim: 512", false),
         ("student_epochs: 2", "student_epochs: 3", false),
         ("model: {use_amp: true}", "model: {use_amp: false}", false),
     ]
@@ -155,7 +157,7 @@ struct ConfigLockTests {
 
     @Test func sanitizeDropsRuntimeKeys() {
         let config = ConfigValue.map([
-            "use_amp": .bool(true), "teacher1_ckpt": .string("a.bin"), "num_classes": .int(10),
+            "use_amp": .bool(true), "teacher1_ckpt": .string("a.bin"), "locked": .bool(true),
             "csv_kd_target": .string("avg"), "student_ep3_acc": .double(50), "epoch2_tau": .int(4),
             "seed": .int(1),
         ])
@@ -165,7 +167,8 @@ struct ConfigLockTests {
     @Test func sanitizeKeepsTrainingKnobs() {
         let config = ConfigValue.map([
             "optimizer": .string("sgd"), "student_epochs": .int(2), "teacher_epochs": .int(3),
-            "epochs": .int(1),
+            "epochs": .int(1), "kd_sample_thr": .double(0.85), "kd_two_view_start_epoch": .int(20),
+            "ib_mbm_query_dim": .int(256), "num_classes": .int(10),
         ])
         #expect(ConfigLock.sanitize(config) == config)
     }
