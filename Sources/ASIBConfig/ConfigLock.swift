@@ -4,8 +4,8 @@
 /// The planner, the coordinator and every worker compute it the same way, so equal hashes mean
 /// the same training settings.
 public enum ConfigLock {
-    /// Top-level keys that are dropped before hashing: exactly the keys that may differ from
-    /// the planned config without changing what trains.
+    /// Top-level keys that are dropped before hashing: the keys that this implementation may
+    /// change after the lock, and records that stored effective configs carry.
     ///
     /// - `use_amp`: a safe retry turns it off after the lock.
     /// - `teacher1_ckpt`, `teacher2_ckpt`: the worker fills in the teacher runs' checkpoint
