@@ -107,10 +107,18 @@ struct LockAndRetryTests {
         // Attempt 1 failed in its first step, before any epoch ended.
         #expect(!attempts.contains("1"))
 
-        let config = try String(
-            contentsOf: out.appendingPathComponent("runs/ce_only-s1/config.json"), encoding: .utf8
-        )
+        let configURL = out.appendingPathComponent("runs/ce_only-s1/config.json")
+        let config = try String(contentsOf: configURL, encoding: .utf8)
         #expect(config.contains(#""use_amp": false"#))
+
+        // The trained config, with use_amp switched off, still hashes to the planned lock.
+        let hash = try ExecutableRunner.run("asib-sweep", ["hash", configURL.path])
+        #expect(hash.status == 0, "stderr: \(hash.error)")
+        let planned = try #require(summary.value(row, "config_sha256"))
+        #expect(hash.output == planned + "\n")
+        let raw = try ExecutableRunner.run("asib-sweep", ["hash", "--no-sanitize", configURL.path])
+        #expect(raw.status == 0)
+        #expect(raw.output != hash.output)
     }
 
     @Test("worker rejects a run whose config file changed after planning")
