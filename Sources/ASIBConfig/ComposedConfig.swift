@@ -5,6 +5,10 @@ public struct ComposedConfig: Equatable, Sendable {
     public var origins: [String: ConfigOrigin]
     /// The defaults list after group overrides, in merge order (`_self_` included).
     public var defaults: [DefaultsEntry]
+    /// The anchor file merged into this config, or nil when the `anchor` group is not selected.
+    public var anchorFile: String?
+    /// The keys the anchor protects, with the anchor's values, in the anchor's list order.
+    public var protectedKeys: [ProtectedKey] = []
 
     public init(
         value: ConfigValue = .map([:]),

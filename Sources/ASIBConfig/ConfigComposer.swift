@@ -11,8 +11,11 @@ import Foundation
 /// 3. key overrides, in the order given (command line and sweep files alike).
 ///
 /// Maps merge key by key; leaves and lists replace. Types are checked against the base
-/// composition (step 1 with the list as written, see `ConfigSchema`), and `ce_alpha +
-/// kd_alpha` must equal 1 unless `strict_mode` is false.
+/// composition (step 1 with the list as written, see `ConfigSchema`). Every key a group file
+/// sets must be known (`KnownKeys`: the primary file's keys and `keys.yaml`). When the
+/// `anchor` group is selected, the keys in its `protected:` list must keep the anchor's values
+/// after all layers and overrides. Last, `ce_alpha + kd_alpha` must equal 1 unless
+/// `strict_mode` is false.
 public struct ConfigComposer {
     public let configRoot: URL
     /// Config group names: folders under the root that contain `.yaml` files.
@@ -53,6 +56,7 @@ public struct ConfigComposer {
             if case .select = override.action { continue }
             try override.apply(to: &composed, schema: schema, groups: groups)
         }
+        try AnchorFile.check(composed)
         try ConfigValidator.checkAlphaSum(composed)
         return composed
     }
@@ -63,12 +67,18 @@ public struct ConfigComposer {
         return ConfigSchema(try merge(primaryFile.entries, primaryFile, schema: nil).value)
     }
 
+    /// Returns the keys that group files composed with `primary` may set.
+    public func knownKeys(primary: String) throws -> KnownKeys {
+        try KnownKeys(primaryBody: try loadPrimary(primary).body, configRoot: configRoot)
+    }
+
     // MARK: - Steps
 
     struct PrimaryFile {
         let loaded: LoadedConfig
         let body: ConfigValue
         let entries: [DefaultsEntry]
+        let known: KnownKeys
     }
 
     func loadPrimary(_ name: String) throws -> PrimaryFile {
@@ -80,7 +90,8 @@ public struct ConfigComposer {
         }
         var body = loaded.value
         body.remove(path: "defaults")
-        return PrimaryFile(loaded: loaded, body: body, entries: entries)
+        let known = try KnownKeys(primaryBody: body, configRoot: configRoot)
+        return PrimaryFile(loaded: loaded, body: body, entries: entries, known: known)
     }
 
     /// Merges the entries' files in order. With a nil schema, each layer is checked against
@@ -92,18 +103,63 @@ public struct ConfigComposer {
     ) throws -> ComposedConfig {
         var composed = ComposedConfig(defaults: entries)
         for entry in entries {
-            let layer = try layerFile(for: entry, primary: primary)
-            guard let layer else { continue }
+            guard var layer = try layerFile(for: entry, primary: primary) else { continue }
             let package = entry.resolvedPackage
+            var protected: [String] = []
+            if entry.group == AnchorFile.group {
+                (layer.value, protected) = try AnchorFile.split(layer)
+            }
+            if entry.group != nil {
+                try checkKnown(layer, at: package, known: primary.known)
+            }
             let check = schema ?? ConfigSchema(composed.value)
             let conformed = try check.conform(layer.value, at: package) { path in
-                let relative = package.isEmpty ? path : String(path.dropFirst(package.count + 1))
-                let position = layer.positions[relative]
-                return .file(position ?? SourcePosition(file: layer.file, line: 1, column: 1))
+                .file(Self.position(of: path, in: layer, package: package))
             }
             composed.merge(conformed, at: package, positions: layer.positions, file: layer.file)
+            if entry.group == AnchorFile.group {
+                recordAnchor(layer, protected: protected, package: package, in: &composed)
+            }
         }
         return composed
+    }
+
+    /// Position of a full dotted path inside a layer merged at `package`.
+    private static func position(
+        of path: String,
+        in layer: LoadedConfig,
+        package: String
+    ) -> SourcePosition {
+        let relative = package.isEmpty ? path : String(path.dropFirst(package.count + 1))
+        return layer.positions[relative] ?? SourcePosition(file: layer.file, line: 1, column: 1)
+    }
+
+    /// Rejects a group file key that neither the primary config nor `keys.yaml` declares.
+    private func checkKnown(_ layer: LoadedConfig, at package: String, known: KnownKeys) throws {
+        // An empty file merged at a package flattens to the package path itself.
+        let leaves = layer.value.flattened(prefix: package).keys.filter { $0 != package }
+        for path in leaves.sorted() where !known.contains(path) {
+            throw ConfigError.unknownKey(
+                key: path, position: Self.position(of: path, in: layer, package: package),
+                suggestion: known.closest(to: path)
+            )
+        }
+    }
+
+    /// Stores the anchor's protected keys with the values they have right after the anchor.
+    private func recordAnchor(
+        _ layer: LoadedConfig,
+        protected: [String],
+        package: String,
+        in composed: inout ComposedConfig
+    ) {
+        composed.anchorFile = layer.file
+        composed.protectedKeys = protected.map { key in
+            let path = package.isEmpty ? key : "\(package).\(key)"
+            let origin = ConfigOrigin.file(Self.position(of: path, in: layer, package: package))
+            let value = composed.value[path: path] ?? .null
+            return ProtectedKey(key: path, value: value, origin: origin)
+        }
     }
 
     private func layerFile(for entry: DefaultsEntry, primary: PrimaryFile) throws -> LoadedConfig? {

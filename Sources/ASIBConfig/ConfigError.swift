@@ -19,6 +19,10 @@ public enum ConfigError: ReportableError, Equatable {
     case unknownGroupOption(group: String, option: String, origin: String, known: [String])
     case invalidDefaults(file: String, entry: String, reason: String)
     case alphaSum(ce: Double, ceOrigin: String, kd: Double, kdOrigin: String)
+    case unknownKey(key: String, position: SourcePosition, suggestion: String?)
+    case invalidKeyCatalog(place: String, reason: String)
+    case invalidAnchor(place: SourcePosition, reason: String)
+    case protectedKeysChanged(anchor: String, changes: [ProtectedKeyChange])
 
     public var exitCode: Int32 { ExitCode.usage }
 
@@ -72,6 +76,28 @@ public enum ConfigError: ReportableError, Equatable {
             return "ce_alpha + kd_alpha must equal 1: ce_alpha \(Python.repr(ce)) (\(ceOrigin)) + "
                 + "kd_alpha \(Python.repr(kd)) (\(kdOrigin)) = \(Python.repr(ce + kd)); "
                 + "fix one of them or set strict_mode: false"
+        default:
+            return validationDescription
+        }
+    }
+
+    /// Messages of the known-key and anchor checks.
+    private var validationDescription: String {
+        switch self {
+        case .unknownKey(let key, let position, let suggestion):
+            let hint = suggestion.map { "did you mean `\($0)`? " } ?? ""
+            return "\(position): unknown config key '\(key)': \(hint)fix the spelling, or declare "
+                + "a new key in the primary config (base.yaml) or in \(KnownKeys.catalogFile) "
+                + "of the config folder"
+        case .invalidKeyCatalog(let place, let reason):
+            return "\(place): invalid key catalog: \(reason)"
+        case .invalidAnchor(let place, let reason):
+            return "\(place): invalid anchor config: \(reason)"
+        case .protectedKeysChanged(let anchor, let changes):
+            let list = changes.map(\.description).joined(separator: "; ")
+            return "protected keys of the anchor \(anchor) were changed: \(list); "
+                + "remove these changes from the method, rung or override, "
+                + "or compose without the anchor"
         default:
             return "config error"
         }

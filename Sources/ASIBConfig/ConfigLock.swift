@@ -4,19 +4,23 @@
 /// The planner, the coordinator and every worker compute it the same way, so equal hashes mean
 /// the same training settings.
 public enum ConfigLock {
-    /// Top-level keys that are dropped before hashing: keys written at run time (checkpoint
-    /// paths, results, lock bookkeeping), keys derived after the lock (the IB dimensions),
-    /// and `use_amp`, which a retry may switch off.
+    /// Top-level keys that are dropped before hashing: the keys that this implementation may
+    /// change after the lock, and records that stored effective configs carry.
     ///
-    /// `optimizer` is deliberately not dropped, because it changes training.
+    /// - `use_amp`: a safe retry turns it off after the lock.
+    /// - `teacher1_ckpt`, `teacher2_ckpt`: the worker fills in the teacher runs' checkpoint
+    ///   paths, which depend on the results folder.
+    /// - `config_sha256`, `locked`, `_locked_config`: the lock's own record, which a stored
+    ///   effective config of the Python tooling carries.
+    /// - `total_time_sec`, `final_student_acc`, `last_synergy_acc`, `last_synergy_acc_pct`:
+    ///   result and timing keys that the Python tooling writes into stored configs.
+    ///
+    /// Every other key is covered, including the knobs that the Python tooling drops but this
+    /// trainer never changes after the lock (`optimizer`, `kd_sample_thr`,
+    /// `kd_two_view_start_epoch`, the IB dimensions, `num_classes`).
     public static let droppedKeys: Set<String> = [
-        "config_sha256", "locked", "use_amp", "teacher1_ckpt", "teacher2_ckpt",
-        "ib_mbm_out_dim", "ib_mbm_query_dim", "auto_align_ib_out_dim", "_locked_config",
-        "csv_filename", "total_time_sec", "final_student_acc", "last_synergy_acc",
-        "last_synergy_acc_pct", "kd_gate_on", "hydra_method", "cur_stage",
-        "effective_teacher_lr", "effective_teacher_wd", "kd_sample_thr",
-        "kd_two_view_start_epoch", "_profile_applied", "auto_tune_target_ratio", "lr_log_every",
-        "num_classes",
+        "use_amp", "teacher1_ckpt", "teacher2_ckpt", "config_sha256", "locked", "_locked_config",
+        "total_time_sec", "final_student_acc", "last_synergy_acc", "last_synergy_acc_pct",
     ]
 
     /// Prefixes of top-level metric keys that are dropped before hashing.

@@ -11,7 +11,8 @@
 ///
 /// A key that names a config group (`dataset=cifar10`) is a group selection; set keys inside
 /// it with a dotted path (`dataset.batch_size=64`). Values are YAML flow values: `0.5`,
-/// `[0.7, 0.3]`, `'quoted text'`, `null`; an empty value is null.
+/// `[0.7, 0.3]`, `'quoted text'`, `null`; an empty value is null. A comma outside brackets and
+/// quotes (`seed=1,2`) is rejected, because Hydra would read it as a sweep.
 public struct ConfigOverride: Equatable, Sendable {
     public enum Mode: Equatable, Sendable {
         /// `key=value`: the key must exist.
@@ -147,6 +148,15 @@ private struct OverrideParser {
     }
 
     private func value(_ valueText: String) throws -> ConfigValue {
+        // Hydra reads `key=a,b` as a sweep over two values, YAML as the text "a,b". A sweep
+        // belongs on an axis of a sweep file, so the unbracketed, unquoted form is rejected.
+        let start = valueText.trimmingSpaces.first
+        if valueText.contains(","), let start, !"[{'\"".contains(start) {
+            throw invalid(
+                "a comma-separated value reads as a sweep of several values, which only an axis "
+                    + "of a sweep file takes; write [a,b] for one list or quote 'a,b' for a string"
+            )
+        }
         let parsed: ConfigValue
         do {
             parsed = try YAMLLoader.parseValue(valueText, origin: "override '\(text)'")

@@ -19,8 +19,8 @@ public struct DefaultsEntry: Equatable, Sendable {
 
     /// The dotted path where the group's file is merged; empty for the root.
     ///
-    /// `method` and `rung` files merge at the root, so their keys are top-level keys such as
-    /// `ce_alpha`. Every other group merges at its folder path with `/` read as `.`
+    /// `method`, `rung` and `anchor` files merge at the root, so their keys are top-level keys
+    /// such as `ce_alpha`. Every other group merges at its folder path with `/` read as `.`
     /// (`model/student` at `model.student`). `@package` overrides this, and `@_global_` is
     /// the root.
     public var resolvedPackage: String {
@@ -31,7 +31,7 @@ public struct DefaultsEntry: Equatable, Sendable {
         return group.replacingOccurrences(of: "/", with: ".")
     }
 
-    static let rootGroups: Set<String> = ["method", "rung"]
+    static let rootGroups: Set<String> = ["method", "rung", "anchor"]
 
     /// `group@package: option` as written in a defaults list.
     public var description: String {

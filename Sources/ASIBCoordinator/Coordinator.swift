@@ -8,6 +8,9 @@ import Foundation
 /// A run is ready when every run it depends on is done; it is cancelled when one of them
 /// failed or was cancelled. A run whose worker reports a retryable failure, or whose local
 /// worker process dies, goes back to the queue until `maxAttempts` attempts were made.
+/// A run that reached a non-finite loss with `use_amp` on is queued once more as a safe
+/// retry, even past `maxAttempts`: that attempt and any later one get ASSIGN `safe_retry` and
+/// train with `use_amp` off.
 public final class Coordinator {
     public struct Options {
         public var endpoint: String
@@ -41,6 +44,8 @@ public final class Coordinator {
         var status: RunStatus
         var attempts: Int
         var worker: Data?
+        /// The run had its safe retry, so every later attempt trains with `use_amp` off.
+        var safeRetry = false
     }
 
     private struct WorkerState {
@@ -254,12 +259,15 @@ public final class Coordinator {
             configRoot: options.configRoot.path, primaryConfig: options.primaryConfig,
             overrides: run.overrides,
             runDirectory: RunFiles.runDirectory(results: results, runID: run.runID).path,
-            teacherCheckpoints: checkpoints
+            teacherCheckpoints: checkpoints,
+            safeRetry: states[run.runID]?.safeRetry == true ? true : nil
         )
         try socket.send([peer] + WireProtocol.encode(.assign, body))
 
         let workerID = workers[peer]?.id ?? "?"
-        states[run.runID] = RunState(status: .running, attempts: attempt, worker: peer)
+        states[run.runID]?.status = .running
+        states[run.runID]?.attempts = attempt
+        states[run.runID]?.worker = peer
         workers[peer]?.run = run.runID
         workers[peer]?.idle = false
         try store.markRunning(runID: run.runID, attempt: attempt, worker: workerID)
@@ -326,14 +334,36 @@ public final class Coordinator {
             return
         }
         workers[peer]?.run = nil
-        requeueOrFail(runID: failure.runId, reason: failure.reason, retryable: failure.retryable)
+        let state = states[failure.runId]
+        let safeRetry = failure.nonFiniteWithAmp == true && state?.safeRetry == false
+        if safeRetry {
+            states[failure.runId]?.safeRetry = true
+        }
+        requeueOrFail(
+            runID: failure.runId, reason: failure.reason, retryable: failure.retryable || safeRetry,
+            safeRetry: safeRetry
+        )
         try assignIdleWorkers()
     }
 
-    private func requeueOrFail(runID: String, reason: String, retryable: Bool) {
+    /// Queues a failed run again while attempts remain, or marks it failed. A safe retry is
+    /// queued whatever the attempt count.
+    private func requeueOrFail(
+        runID: String, reason: String, retryable: Bool, safeRetry: Bool = false
+    ) {
         guard var state = states[runID] else { return }
         state.worker = nil
-        if retryable && state.attempts < options.maxAttempts {
+        if safeRetry {
+            state.status = .queued
+            Log.warning(
+                "run failed with a non-finite loss under use_amp, queued again with use_amp off",
+                ["run": runID, "attempt": state.attempts, "reason": reason]
+            )
+            print(
+                "retrying \(runID) with use_amp off after attempt \(state.attempts) failed: "
+                    + reason
+            )
+        } else if retryable && state.attempts < options.maxAttempts {
             state.status = .queued
             Log.warning("run failed, queued again", ["run": runID, "attempt": state.attempts, "reason": reason])
             print("retrying \(runID) after attempt \(state.attempts) failed: \(reason)")

@@ -14,19 +14,23 @@ final class BasicBlock {
     private let firstOutputGradient: Tensor?
     private var input: UnsafePointer<Float>?
 
-    init(layout: BasicBlockLayout, batch: Int, height: Int, width: Int, withGradients: Bool) {
+    init(
+        layout: BasicBlockLayout, batch: Int, height: Int, width: Int, withGradients: Bool,
+        rounding: BFloat16Workspace? = nil
+    ) {
         first = ConvBNUnit(
             layout: layout.first, batch: batch, height: height, width: width, applyReLU: true,
-            withGradients: withGradients
+            withGradients: withGradients, rounding: rounding
         )
         second = ConvBNUnit(
             layout: layout.second, batch: batch, height: first.shape.outHeight,
-            width: first.shape.outWidth, applyReLU: false, withGradients: withGradients
+            width: first.shape.outWidth, applyReLU: false, withGradients: withGradients,
+            rounding: rounding
         )
         shortcut = layout.shortcut.map {
             ConvBNUnit(
                 layout: $0, batch: batch, height: height, width: width, applyReLU: false,
-                withGradients: withGradients
+                withGradients: withGradients, rounding: rounding
             )
         }
         output = Tensor(shape: second.output.shape)

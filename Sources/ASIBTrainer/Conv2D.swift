@@ -16,16 +16,18 @@ public enum Conv2D {
         input: UnsafePointer<Float>,
         weight: UnsafePointer<Float>,
         shape: Conv2DShape,
-        scratch: UnsafeMutablePointer<Float>?
+        scratch: UnsafeMutablePointer<Float>?,
+        rounding: BFloat16Workspace? = nil
     ) {
         let columns = patchMatrix(input: input, shape: shape, scratch: scratch)
         GEMM.multiply(
             output, weight, columns,
-            m: shape.outChannels, n: shape.outputPixels, k: shape.patchSize
+            m: shape.outChannels, n: shape.outputPixels, k: shape.patchSize, rounding: rounding
         )
     }
 
     /// Adds the gradients of the weight and, when `inputGradient` is given, of the input.
+    /// A `rounding` workspace rounds the inputs of every product to bfloat16 precision.
     public static func backward(
         inputGradient: UnsafeMutablePointer<Float>?,
         weightGradient: UnsafeMutablePointer<Float>,
@@ -33,7 +35,8 @@ public enum Conv2D {
         input: UnsafePointer<Float>,
         weight: UnsafePointer<Float>,
         shape: Conv2DShape,
-        scratch: UnsafeMutablePointer<Float>?
+        scratch: UnsafeMutablePointer<Float>?,
+        rounding: BFloat16Workspace? = nil
     ) {
         let (m, n, k) = (shape.outChannels, shape.outputPixels, shape.patchSize)
 
@@ -41,7 +44,7 @@ public enum Conv2D {
         let columns = patchMatrix(input: input, shape: shape, scratch: scratch)
         GEMM.multiply(
             weightGradient, outputGradient, columns, m: m, n: k, k: n,
-            transposeB: true, accumulate: true
+            transposeB: true, accumulate: true, rounding: rounding
         )
         guard let inputGradient else { return }
 
@@ -49,12 +52,15 @@ public enum Conv2D {
         if shape.isPointwise {
             GEMM.multiply(
                 inputGradient, weight, outputGradient, m: k, n: n, k: m,
-                transposeA: true, accumulate: true
+                transposeA: true, accumulate: true, rounding: rounding
             )
             return
         }
         let columnGradient = scratch!
-        GEMM.multiply(columnGradient, weight, outputGradient, m: k, n: n, k: m, transposeA: true)
+        GEMM.multiply(
+            columnGradient, weight, outputGradient, m: k, n: n, k: m, transposeA: true,
+            rounding: rounding
+        )
         Im2Col.fold(inputGradient: inputGradient, columns: columnGradient, shape: shape)
     }
 

@@ -17,12 +17,15 @@ final class ConvBNUnit {
     private let convolutionOutputGradient: Tensor?
     private let normalizedGradient: Tensor?
     private var input: UnsafePointer<Float>?
+    /// Rounds the convolution's GEMM inputs to bfloat16 precision when set.
+    let rounding: BFloat16Workspace?
 
     init(
         layout: ConvBNLayout, batch: Int, height: Int, width: Int, applyReLU: Bool,
-        withGradients: Bool
+        withGradients: Bool, rounding: BFloat16Workspace? = nil
     ) {
         self.layout = layout
+        self.rounding = rounding
         self.applyReLU = applyReLU
         shape = Conv2DShape(
             inChannels: layout.inChannels, outChannels: layout.outChannels,
@@ -49,7 +52,7 @@ final class ConvBNUnit {
         let statistics = model.statistics.values
         Conv2D.forward(
             output: convolutionOutput.data, input: input, weight: values + layout.weight,
-            shape: shape, scratch: scratch
+            shape: shape, scratch: scratch, rounding: rounding
         )
         BatchNorm2D.forward(
             output: output.data, savedMean: savedMean.data, savedInverseStd: savedInverseStd.data,
@@ -102,7 +105,7 @@ final class ConvBNUnit {
         Conv2D.backward(
             inputGradient: inputGradient, weightGradient: gradients + layout.weight,
             outputGradient: convolutionOutputGradient.data, input: input,
-            weight: values + layout.weight, shape: shape, scratch: scratch
+            weight: values + layout.weight, shape: shape, scratch: scratch, rounding: rounding
         )
     }
 }

@@ -10,7 +10,8 @@ public enum Linear {
         bias: UnsafePointer<Float>,
         batch: Int,
         inFeatures: Int,
-        outFeatures: Int
+        outFeatures: Int,
+        rounding: BFloat16Workspace? = nil
     ) {
         for b in 0..<batch {
             (output + b * outFeatures).update(from: bias, count: outFeatures)
@@ -18,7 +19,7 @@ public enum Linear {
         // output[B, K] += input^T[B, C] x weight^T[C, K]
         GEMM.multiply(
             output, input, weight, m: batch, n: outFeatures, k: inFeatures,
-            transposeA: true, transposeB: true, accumulate: true
+            transposeA: true, transposeB: true, accumulate: true, rounding: rounding
         )
     }
 
@@ -32,7 +33,8 @@ public enum Linear {
         weight: UnsafePointer<Float>,
         batch: Int,
         inFeatures: Int,
-        outFeatures: Int
+        outFeatures: Int,
+        rounding: BFloat16Workspace? = nil
     ) {
         // dBias[K] += sum over b of dOutput[b, K]
         for b in 0..<batch {
@@ -42,13 +44,13 @@ public enum Linear {
         // dWeight[K, C] += dOutput^T[K, B] x input^T[B, C]
         GEMM.multiply(
             weightGradient, outputGradient, input, m: outFeatures, n: inFeatures, k: batch,
-            transposeA: true, transposeB: true, accumulate: true
+            transposeA: true, transposeB: true, accumulate: true, rounding: rounding
         )
         guard let inputGradient else { return }
         // dInput[C, B] += weight^T[C, K] x dOutput^T[K, B]
         GEMM.multiply(
             inputGradient, weight, outputGradient, m: inFeatures, n: batch, k: outFeatures,
-            transposeA: true, transposeB: true, accumulate: true
+            transposeA: true, transposeB: true, accumulate: true, rounding: rounding
         )
     }
 }

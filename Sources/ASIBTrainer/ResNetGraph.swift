@@ -17,20 +17,29 @@ public final class ResNetGraph {
     private let stemOutputGradient: Tensor?
     /// im2col matrix shared by every convolution.
     private let scratch: Tensor
+    /// Rounds the inputs of every GEMM to bfloat16 precision; nil computes in float32.
+    let rounding: BFloat16Workspace?
 
-    public init(model: ResNetModel, batch: Int, height: Int, width: Int, withGradients: Bool) {
+    /// Builds the buffers for one batch size. `bfloat16` rounds the inputs of every matrix
+    /// product, forward and backward, to bfloat16 precision (mixed-precision training).
+    public init(
+        model: ResNetModel, batch: Int, height: Int, width: Int, withGradients: Bool,
+        bfloat16: Bool = false
+    ) {
         self.model = model
         self.batch = batch
+        let rounding = bfloat16 ? BFloat16Workspace() : nil
+        self.rounding = rounding
         stem = ConvBNUnit(
             layout: model.stem, batch: batch, height: height, width: width, applyReLU: true,
-            withGradients: withGradients
+            withGradients: withGradients, rounding: rounding
         )
         var blocks: [BasicBlock] = []
         var size = (stem.shape.outHeight, stem.shape.outWidth)
         for layout in model.blocks {
             let block = BasicBlock(
                 layout: layout, batch: batch, height: size.0, width: size.1,
-                withGradients: withGradients
+                withGradients: withGradients, rounding: rounding
             )
             blocks.append(block)
             size = (block.second.shape.outHeight, block.second.shape.outWidth)
@@ -62,7 +71,8 @@ public final class ResNetGraph {
             output: logits.data, input: pooled.data,
             weight: model.parameters.values + model.linearWeight,
             bias: model.parameters.values + model.linearBias,
-            batch: batch, inFeatures: model.features, outFeatures: model.classes
+            batch: batch, inFeatures: model.features, outFeatures: model.classes,
+            rounding: rounding
         )
         return logits.data
     }
@@ -84,7 +94,8 @@ public final class ResNetGraph {
             biasGradient: parameters.gradients + model.linearBias,
             outputGradient: logitGradient, input: pooled.data,
             weight: parameters.values + model.linearWeight,
-            batch: batch, inFeatures: model.features, outFeatures: model.classes
+            batch: batch, inFeatures: model.features, outFeatures: model.classes,
+            rounding: rounding
         )
 
         // Global average pooling onto the last block's output gradient.

@@ -67,7 +67,8 @@ public struct TrainingOptions: Equatable, Sendable {
     public var temperature = 4.0
     public var labelSmoothing = 0.0
     public var kdWarmupEpochs = 0
-    /// Rounds GEMM inputs to bfloat16 precision [use_amp].
+    /// Rounds the inputs of the student's matrix products (convolutions and the classifier,
+    /// forward and backward) to bfloat16 precision; teachers stay in float32 [use_amp].
     public var useAMP = false
 
     public init() {}

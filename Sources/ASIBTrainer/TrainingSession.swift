@@ -63,7 +63,7 @@ final class TrainingSession {
         let data = trainLoader.dataset
         let built = ResNetGraph(
             model: student, batch: batch, height: data.height, width: data.width,
-            withGradients: true
+            withGradients: true, bfloat16: options.useAMP
         )
         graphs[batch] = built
         return built
@@ -77,7 +77,10 @@ final class TrainingSession {
         let order = trainLoader.order(epoch: epoch, shuffle: true)
         for indices in trainLoader.batches(of: order) {
             let rate = schedule.rate(atStep: step)
-            let result = try trainStep(indices: indices, kdWeight: kdWeight, learningRate: rate)
+            var result = try trainStep(indices: indices, kdWeight: kdWeight, learningRate: rate)
+            if step == 0 && options.useAMP && FaultInjection.nonFiniteLossWithAMP {
+                result.loss = .nan
+            }
             guard result.loss.isFinite else {
                 throw TrainerError.nonFiniteLoss(epoch: epoch, step: step, value: result.loss)
             }

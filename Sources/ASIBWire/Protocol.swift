@@ -122,12 +122,17 @@ public struct AssignBody: Codable, Sendable {
     public var runDirectory: String
     /// Teacher slot (`teacher1`, `teacher2`) to the checkpoint file of the teacher run.
     public var teacherCheckpoints: [String: String]
+    /// True on the retry of a run whose previous attempt reached a non-finite loss with
+    /// `use_amp` on: the worker trains with `use_amp` false. Absent (nil) on other attempts,
+    /// so bodies of workers and coordinators without this field still decode.
+    public var safeRetry: Bool?
 
     public init(
         runId: String, index: Int, attempt: Int, configJson: String, configSha256: String,
         planSha256: String, configRoot: String, primaryConfig: String, overrides: [String],
         runDirectory: String,
-        teacherCheckpoints: [String: String]
+        teacherCheckpoints: [String: String],
+        safeRetry: Bool? = nil
     ) {
         self.runId = runId
         self.index = index
@@ -140,6 +145,7 @@ public struct AssignBody: Codable, Sendable {
         self.overrides = overrides
         self.runDirectory = runDirectory
         self.teacherCheckpoints = teacherCheckpoints
+        self.safeRetry = safeRetry
     }
 }
 
@@ -196,12 +202,19 @@ public struct FailBody: Codable, Sendable {
     public var reason: String
     /// False when a retry cannot help: a config lock mismatch, bad input, a missing file.
     public var retryable: Bool
+    /// True when the run failed with a non-finite loss while `use_amp` was on, so the
+    /// coordinator retries it once with `use_amp` off. Absent (nil) for other failures.
+    public var nonFiniteWithAmp: Bool?
 
-    public init(runId: String, attempt: Int, reason: String, retryable: Bool) {
+    public init(
+        runId: String, attempt: Int, reason: String, retryable: Bool,
+        nonFiniteWithAmp: Bool? = nil
+    ) {
         self.runId = runId
         self.attempt = attempt
         self.reason = reason
         self.retryable = retryable
+        self.nonFiniteWithAmp = nonFiniteWithAmp
     }
 }
 

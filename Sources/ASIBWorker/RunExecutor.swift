@@ -21,6 +21,18 @@ public struct LockMismatch: ReportableError {
     public var exitCode: Int32 { ExitCode.usage }
 }
 
+/// A run that reached a non-finite loss while `use_amp` was on. The coordinator retries such
+/// a run once with `use_amp` off (a safe retry).
+public struct NonFiniteLossWithAMP: ReportableError {
+    public let underlying: TrainerError
+
+    public var description: String {
+        "\(underlying.description) (with use_amp on; the run is retried once with use_amp off)"
+    }
+
+    public var exitCode: Int32 { ExitCode.failure }
+}
+
 /// Outcome of one trained run, as reported in DONE.
 public struct ExecutedRun {
     public let finalAccuracy: Double
@@ -28,7 +40,8 @@ public struct ExecutedRun {
     public let seconds: Double
 }
 
-/// Verifies an assignment's config lock, trains the run and verifies the lock again.
+/// Verifies an assignment's config lock, trains the run and verifies the lock again. On a safe
+/// retry it sets `use_amp` to false and verifies the lock once more before training.
 struct RunExecutor {
     let assignment: AssignBody
 
@@ -51,6 +64,11 @@ struct RunExecutor {
         try verify(composed, against: planned, checkpoint: "before the run")
 
         var config = composed
+        if assignment.safeRetry == true {
+            // use_amp is outside the lock, so this check passes unless the files changed.
+            config.set(path: "use_amp", to: .bool(false))
+            try verify(config, against: planned, checkpoint: "before a safe retry")
+        }
         for (slot, path) in assignment.teacherCheckpoints {
             config.set(path: "\(slot)_ckpt", to: .string(path))
         }
@@ -60,8 +78,14 @@ struct RunExecutor {
         )
 
         let trainer = try RunTrainer(config: config, runDirectory: runDirectory)
-        let outcome = try trainer.train { report in
-            try onEpoch(report.phase, report.epoch, report.metrics)
+        let outcome: RunOutcome
+        do {
+            outcome = try trainer.train { report in
+                try onEpoch(report.phase, report.epoch, report.metrics)
+            }
+        } catch let error as TrainerError {
+            guard case .nonFiniteLoss = error, trainer.options.useAMP else { throw error }
+            throw NonFiniteLossWithAMP(underlying: error)
         }
         try verify(config, against: planned, checkpoint: "after the run")
         return ExecutedRun(

@@ -82,7 +82,13 @@ public final class WorkerSession {
     }
 
     private func execute(_ assignment: AssignBody) throws {
-        Log.notice("run assigned", ["run": assignment.runId, "attempt": assignment.attempt])
+        Log.notice(
+            "run assigned",
+            [
+                "run": assignment.runId, "attempt": assignment.attempt,
+                "safe_retry": assignment.safeRetry == true,
+            ]
+        )
         sequence = 0
         let executor = RunExecutor(assignment: assignment)
         do {
@@ -110,7 +116,8 @@ public final class WorkerSession {
             )
             let failure = FailBody(
                 runId: assignment.runId, attempt: assignment.attempt, reason: "\(error)",
-                retryable: retryable
+                retryable: retryable,
+                nonFiniteWithAmp: error is NonFiniteLossWithAMP ? true : nil
             )
             try socket.send(WireProtocol.encode(.fail, failure))
         }

@@ -18,12 +18,16 @@ enum Help {
     static let plan = """
         USAGE: asib-sweep plan [--dry-run] [--format text|json] [--only AXIS=V[,V...]]...
                                [--out DIR] [--configs DIR] SPEC [KEY=VALUE ...]
+               asib-sweep plan --explain INDEX [--only ...] [--configs DIR] SPEC [KEY=VALUE ...]
 
         Expands SPEC (a sweep file such as sweeps/quickstart.yaml) into runs, each with the
         SHA-256 of its locked effective config.
 
         OPTIONS:
           --dry-run          Print the plan and write nothing.
+          --explain INDEX    Print every key of run INDEX's effective config with its value
+                             and the file:line:column or override that set it, marking keys
+                             the config lock ignores; writes nothing.
           --format FORMAT    text (default: one line per run) or json.
           --only AXIS=VALUES Keep only these values of a student axis (method, rung, seed);
                              repeatable. Teachers no remaining run needs are dropped.
@@ -41,8 +45,9 @@ enum Help {
         results folder (same run id and config hash) are not repeated.
 
         OPTIONS:
-          --local N          Number of local worker processes (1-64). Each gets
-                             max(1, cores / N) BLAS threads.
+          --local N          Number of local worker processes (0-64). Each gets
+                             max(1, cores / N) BLAS threads. With 0 the coordinator only
+                             serves workers started by hand with 'asib-worker --connect'.
           --port PORT        Coordinator TCP port on 127.0.0.1 (default: chosen by the OS).
           --max-attempts N   Attempts per run before it counts as failed (default 2).
           --out, --configs, --only, KEY=VALUE: as for 'plan'.

@@ -15,12 +15,15 @@ struct LaunchCommand {
             print(Help.launch)
             return
         }
-        let localWorkers = try arguments.integer("--local", in: 1...64)
+        let localWorkers = try arguments.integer("--local", in: 0...64)
         let port = try arguments.integer("--port", in: 0...65535) ?? 0
         let maxAttempts = try arguments.integer("--max-attempts", in: 1...100) ?? 2
         let options = try SweepOptions(arguments: &arguments, subcommand: "launch")
         guard let localWorkers else {
-            throw UsageError("missing --local N: give the number of local worker processes, e.g. --local 2")
+            throw UsageError(
+                "missing --local N: give the number of local worker processes, e.g. --local 2 "
+                    + "(0 starts none, for workers started by hand with 'asib-worker --connect')"
+            )
         }
         let workerExecutable = try Self.workerExecutable()
 
@@ -50,18 +53,26 @@ struct LaunchCommand {
         )
         let endpoint = try coordinator.bind()
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let threads = max(1, cores / localWorkers)
+        let threads = max(1, cores / max(1, localWorkers))
         print("sweep \(plan.sweep): \(runs.count) runs, plan \(plan.planSHA256.prefix(12))")
         print("results: \(results.path)")
-        print("coordinator: \(endpoint), \(localWorkers) local workers x \(threads) BLAS threads")
-
-        let pool = LocalWorkerPool()
-        InterruptHandler.install(pool: pool)
-        try pool.start(
-            count: localWorkers, workerExecutable: workerExecutable, endpoint: endpoint,
-            threads: threads, logDirectory: results.appendingPathComponent("logs")
-        )
-        let outcome = try coordinator.serve(pool: pool)
+        let outcome: Coordinator.Outcome
+        if localWorkers == 0 {
+            // The coordinator waits for workers started elsewhere. It cannot tell a slow worker
+            // from a missing one, so it runs until every run has finished or it is interrupted.
+            print("coordinator: \(endpoint), no local workers; start workers with "
+                + "'asib-worker --connect \(endpoint)'")
+            outcome = try coordinator.serve(pool: nil)
+        } else {
+            print("coordinator: \(endpoint), \(localWorkers) local workers x \(threads) BLAS threads")
+            let pool = LocalWorkerPool()
+            InterruptHandler.install(pool: pool)
+            try pool.start(
+                count: localWorkers, workerExecutable: workerExecutable, endpoint: endpoint,
+                threads: threads, logDirectory: results.appendingPathComponent("logs")
+            )
+            outcome = try coordinator.serve(pool: pool)
+        }
 
         try Reports.write(store: store, to: results)
         print("finished: \(outcome.done) done, \(outcome.failed) failed, \(outcome.cancelled) cancelled")

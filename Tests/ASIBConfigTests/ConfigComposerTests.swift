@@ -30,6 +30,7 @@ struct ConfigFixture {
               - method: m1
             ce_alpha: 0.25
             kd_alpha: 0.75
+            name: self_last
             """,
         "dataset/small.yaml": "name: small\nbatch_size: 64\n",
         "dataset/big.yaml": "name: big\n",
@@ -37,7 +38,34 @@ struct ConfigFixture {
         "method/m2.yaml": "ce_alpha: 0.7\nkd_alpha: 0.3\n",
         "method/bad_type.yaml": "ce_alpha: 0.5\nkd_alpha: 0.5\nepochs: three\n",
         "rung/r1.yaml": "lr: 0.2\n",
+        "rung/typo.yaml": "lr: 0.2\nkd_alpah: 0.5\n",
+        "dataset/typo.yaml": "name: typo\nbatchsize: 32\n",
         "model/teacher/t20.yaml": "name: resnet20\n",
+        "keys.yaml": "keys: [dataset.name, teacher1.name, teacher2.name]\n",
+        "anchored.yaml": """
+            defaults:
+              - _self_
+              - dataset: small
+              - anchor: fair
+              - method: m1
+              - rung: null
+            seed: 42
+            lr: 0.1
+            name: anchored
+            ce_alpha: 1.0
+            kd_alpha: 0.0
+            dataset:
+              batch_size: 128
+            """,
+        "anchor/fair.yaml": """
+            protected: [lr, ce_alpha, dataset.batch_size]
+            lr: 0.1
+            ce_alpha: 0.5
+            kd_alpha: 0.5
+            dataset:
+              batch_size: 64
+            """,
+        "anchor/broken.yaml": "protected: [seed]\nlr: 0.1\n",
     ]
 
     init() throws {
@@ -277,7 +305,7 @@ struct ConfigComposerTests {
         let fixture = try ConfigFixture()
         defer { fixture.remove() }
         let groups = ConfigComposer(configRoot: fixture.root).groups
-        #expect(groups == ["dataset", "method", "rung", "model/teacher"])
+        #expect(groups == ["anchor", "dataset", "method", "rung", "model/teacher"])
     }
 
     @Test func missingPrimaryIsReported() throws {

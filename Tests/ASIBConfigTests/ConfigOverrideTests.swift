@@ -19,6 +19,8 @@ struct ConfigOverrideTests {
         ("lr=1e-3", .set(key: "lr", value: .double(0.001), mode: .change)),
         ("n=0x10", .set(key: "n", value: .int(16), mode: .change)),
         ("s=\"a=b\"", .set(key: "s", value: .string("a=b"), mode: .change)),
+        ("s='a,b'", .set(key: "s", value: .string("a,b"), mode: .change)),
+        ("m={a: 1, b: 2}", .set(key: "m", value: .map(["a": .int(1), "b": .int(2)]), mode: .change)),
         (
             "method=vanilla_kd",
             .select(group: "method", package: nil, option: "vanilla_kd", mode: .change)
@@ -44,7 +46,7 @@ struct ConfigOverrideTests {
     static let invalidTexts = [
         "kd_alpha", "=1", "+++x=1", "~x=1", "~method", "bad key=1", "a..b=1", "x.=1",
         "1abc=2", "x=[1,2", "nogroup/x=y", "method={a: 1}", "method=a b", "x=a: b", "~",
-        "dataset@=x",
+        "dataset@=x", "seed=1,2", "name=a,b", "+tags=a, b",
     ]
 
     @Test("malformed override is rejected with its text and source", arguments: invalidTexts)

@@ -39,6 +39,41 @@ struct WireProtocolTests {
         }
     }
 
+    @Test("fail body without the AMP flag still decodes")
+    func failBodyWithoutAMPFlag() throws {
+        let old = #"{"attempt":1,"reason":"x","retryable":true,"run_id":"r"}"#
+        let decoded = try WireProtocol.decodeBody(FailBody.self, Data(old.utf8))
+        #expect(decoded.nonFiniteWithAmp == nil)
+        let frames = try WireProtocol.encode(.fail, decoded)
+        #expect(String(decoding: frames[2], as: UTF8.self) == old)
+    }
+
+    @Test("AMP flag and safe retry use snake case")
+    func safeRetryFieldsOnTheWire() throws {
+        let failure = FailBody(
+            runId: "r", attempt: 1, reason: "nan", retryable: true, nonFiniteWithAmp: true
+        )
+        let failText = String(decoding: try WireProtocol.encode(.fail, failure)[2], as: UTF8.self)
+        #expect(failText.contains(#""non_finite_with_amp":true"#))
+
+        let assignment = AssignBody(
+            runId: "r", index: 0, attempt: 2, configJson: "{}", configSha256: "h", planSha256: "p",
+            configRoot: "/c", primaryConfig: "base", overrides: [], runDirectory: "/r",
+            teacherCheckpoints: [:], safeRetry: true
+        )
+        let data = try WireProtocol.encode(.assign, assignment)[2]
+        #expect(String(decoding: data, as: UTF8.self).contains(#""safe_retry":true"#))
+        #expect(try WireProtocol.decodeBody(AssignBody.self, data).safeRetry == true)
+
+        let plain = AssignBody(
+            runId: "r", index: 0, attempt: 1, configJson: "{}", configSha256: "h", planSha256: "p",
+            configRoot: "/c", primaryConfig: "base", overrides: [], runDirectory: "/r",
+            teacherCheckpoints: [:]
+        )
+        let plainText = String(decoding: try WireProtocol.encode(.assign, plain)[2], as: UTF8.self)
+        #expect(!plainText.contains("safe_retry"))
+    }
+
     @Test("body with missing field is rejected")
     func missingField() {
         #expect(throws: WireError.self) {

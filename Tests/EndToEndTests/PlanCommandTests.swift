@@ -50,6 +50,61 @@ struct PlanCommandTests {
     }
 }
 
+@Suite("plan --explain")
+struct ExplainCommandTests {
+    /// The line of `key` in the explain output, found by its first column.
+    static func line(_ key: String, in output: String) -> String? {
+        output.split(separator: "\n").map(String.init).first { $0.hasPrefix(key + " ") }
+    }
+
+    @Test("explain prints every key with its origin")
+    func explainNamesOrigins() throws {
+        let arguments = ["sweeps/smoke.yaml", "student_lr=0.05"]
+        let result = try ExecutableRunner.run("asib-sweep", ["plan", "--explain", "4"] + arguments)
+        #expect(result.status == 0, "stderr: \(result.error)")
+        let output = result.output
+
+        let plan = try ExecutableRunner.run(
+            "asib-sweep", ["plan", "--dry-run", "--format", "json"] + arguments
+        )
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(plan.output.utf8)) as? [String: Any]
+        )
+        let run = try #require((object["runs"] as? [[String: Any]])?[4])
+        let hash = try #require(run["config_sha256"] as? String)
+        let runID = try #require(run["run_id"] as? String)
+        let method = try #require(run["method"] as? String)
+        #expect(output.hasPrefix("run 4 \(runID) "), "\(output)")
+        #expect(output.contains("config_sha256 \(hash)"))
+
+        let studentLR = try #require(Self.line("student_lr", in: output))
+        #expect(studentLR.contains(" 0.05 "))
+        #expect(studentLR.hasSuffix("override 'student_lr=0.05' (command line)"))
+        let batch = try #require(Self.line("dataset.batch_size", in: output))
+        #expect(batch.contains(" 50 "))
+        #expect(batch.hasSuffix("override 'dataset.batch_size=50' (sweep sweeps/smoke.yaml)"))
+        let ceAlpha = try #require(Self.line("ce_alpha", in: output))
+        #expect(ceAlpha.contains("configs/method/\(method).yaml:"), "\(ceAlpha)")
+        let teacher = try #require(Self.line("teacher1.name", in: output))
+        #expect(teacher.contains("configs/model/teacher/resnet8.yaml:2:1"), "\(teacher)")
+        let amp = try #require(Self.line("use_amp", in: output))
+        #expect(amp.contains("configs/base.yaml:"))
+        #expect(amp.hasSuffix("(not in the lock)"))
+        let momentum = try #require(Self.line("momentum", in: output))
+        #expect(!momentum.contains("not in the lock"))
+    }
+
+    @Test("explain index outside the plan exits 64")
+    func explainRejectsBadIndex() throws {
+        let result = try ExecutableRunner.run(
+            "asib-sweep", ["plan", "--explain", "99", "sweeps/smoke.yaml"]
+        )
+        #expect(result.status == 64)
+        #expect(result.error.contains("--explain 99"))
+        #expect(result.error.contains("indices 0-"))
+    }
+}
+
 @Suite("bad input")
 struct BadInputTests {
     @Test("missing sweep file exits 64 naming the path")
