@@ -67,6 +67,27 @@ struct ConfigValidationTests {
         }
     }
 
+    @Test func quotedNumberStaysStringInStringKey() throws {
+        let fixture = try ConfigFixture()
+        defer { fixture.remove() }
+        let composed = try fixture.compose(["name='001'"])
+        #expect(composed.value[path: "name"] == .string("001"))
+        #expect(composed.lockHash != (try fixture.compose(["name='1'"]).lockHash))
+    }
+
+    @Test func unquotedNumberInStringKeyIsRejected() throws {
+        let fixture = try ConfigFixture()
+        defer { fixture.remove() }
+        do {
+            _ = try fixture.compose(["name=001"])
+            Issue.record("name=001 composed")
+        } catch let error as ConfigError {
+            #expect(error.description.contains("'name' from override 'name=001' (test)"))
+            #expect(error.description.contains("expected string"))
+            #expect(error.description.contains("quote it"))
+        }
+    }
+
     // MARK: - Anchor
 
     @Test func anchorAcceptsMatchingMethod() throws {
