@@ -44,6 +44,20 @@ struct ConfigValidationTests {
         #expect(composed.value[path: "teacher1.name"] == .string("resnet20"))
     }
 
+    @Test func invalidCatalogNamesFileAndLine() throws {
+        let fixture = try ConfigFixture()
+        defer { fixture.remove() }
+        let catalog = fixture.root.appendingPathComponent("keys.yaml")
+        try "# header\nkeys: {dataset.name: 1}\n".write(to: catalog, atomically: true, encoding: .utf8)
+        do {
+            _ = try fixture.compose([])
+            Issue.record("composition passed")
+        } catch let error as ConfigError {
+            #expect(error.description.contains("keys.yaml:2:1: invalid key catalog"), "\(error)")
+            #expect(error.exitCode == 64)
+        }
+    }
+
     @Test func knownKeysCoverAncestorsOnly() {
         let known = KnownKeys(entries: ["dataset.batch_size", "teacher_weights"])
         #expect(known.contains("dataset.batch_size"))
