@@ -67,11 +67,6 @@ public struct ConfigComposer {
         return ConfigSchema(try merge(primaryFile.entries, primaryFile, schema: nil).value)
     }
 
-    /// Returns the keys that group files composed with `primary` may set.
-    public func knownKeys(primary: String) throws -> KnownKeys {
-        try KnownKeys(primaryBody: try loadPrimary(primary).body, configRoot: configRoot)
-    }
-
     // MARK: - Steps
 
     struct PrimaryFile {

@@ -65,8 +65,11 @@ public enum ConfigError: ReportableError, Equatable {
                 + "which already exists\(place): use '\(key)=VALUE' to change it "
                 + "or '++\(key)=VALUE' to set it either way"
         case .typeChanged(let key, let origin, let expected, let actual):
+            // YAML reads an unquoted 001 or true as a number or a boolean, never as a string.
+            let quoting = expected == "string" ? " (quote it, e.g. '001', to keep it text)" : ""
             return "invalid type for '\(key)' from \(origin): expected \(expected) "
                 + "(the type the config declares), got \(actual); write a \(expected) value"
+                + quoting
         case .unknownGroupOption(let group, let option, let origin, let known):
             return "unknown \(group) '\(option)' (\(origin)): known options are "
                 + known.joined(separator: ", ")

@@ -14,6 +14,8 @@ import Foundation
 ///       axes: {method: [ce_only, vanilla_kd], rung: [none, L2], seed: [1, 2]}
 ///       overrides: [student_epochs=2]   # every student run
 ///       method_overrides: {vanilla_kd: [kd_teacher_index=1]}
+///
+/// An axis is a list or a comma-separated scalar: `seed: 1, 2` is the sweep `seed: [1, 2]`.
 public struct SweepSpec: Equatable, Sendable {
     public struct Teacher: Equatable, Sendable {
         public let slot: String
@@ -153,7 +155,7 @@ struct SpecReader {
             if let fallback { return fallback }
             throw invalid(path, "missing; list the values, e.g. \(name): [...]")
         }
-        let items = value.listValue ?? [value]
+        let items = try value.listValue ?? commaSeparated(value, path: path)
         guard !items.isEmpty else { throw PlanError.emptyAxis(axis: name, place: place(path)) }
         var seen: Set<T> = []
         return try items.map { item in
@@ -166,6 +168,20 @@ struct SpecReader {
                 )
             }
             return converted
+        }
+    }
+
+    /// Splits a scalar axis value such as `ce_only,vanilla_kd` or `1, 2` into one value per
+    /// comma, each typed as a YAML scalar, because a comma-separated value on an axis means a
+    /// sweep over several values.
+    private func commaSeparated(_ value: ConfigValue, path: String) throws -> [ConfigValue] {
+        guard let text = value.stringValue, text.contains(",") else { return [value] }
+        return try text.split(separator: ",", omittingEmptySubsequences: false).map { part in
+            let item = part.trimmingCharacters(in: .whitespaces)
+            guard !item.isEmpty else {
+                throw invalid(path, "'\(text)' has an empty value between commas")
+            }
+            return try YAMLLoader.parseValue(item, origin: place(path))
         }
     }
 

@@ -44,6 +44,20 @@ struct ConfigValidationTests {
         #expect(composed.value[path: "teacher1.name"] == .string("resnet20"))
     }
 
+    @Test func invalidCatalogNamesFileAndLine() throws {
+        let fixture = try ConfigFixture()
+        defer { fixture.remove() }
+        let catalog = fixture.root.appendingPathComponent("keys.yaml")
+        try "# header\nkeys: {dataset.name: 1}\n".write(to: catalog, atomically: true, encoding: .utf8)
+        do {
+            _ = try fixture.compose([])
+            Issue.record("composition passed")
+        } catch let error as ConfigError {
+            #expect(error.description.contains("keys.yaml:2:1: invalid key catalog"), "\(error)")
+            #expect(error.exitCode == 64)
+        }
+    }
+
     @Test func knownKeysCoverAncestorsOnly() {
         let known = KnownKeys(entries: ["dataset.batch_size", "teacher_weights"])
         #expect(known.contains("dataset.batch_size"))
@@ -64,6 +78,27 @@ struct ConfigValidationTests {
                 let overrides = ["\(group)=\(option)", "strict_mode=false"]
                 _ = try composer.compose(primary: "base", overrides: overrides, source: "test")
             }
+        }
+    }
+
+    @Test func quotedNumberStaysStringInStringKey() throws {
+        let fixture = try ConfigFixture()
+        defer { fixture.remove() }
+        let composed = try fixture.compose(["name='001'"])
+        #expect(composed.value[path: "name"] == .string("001"))
+        #expect(composed.lockHash != (try fixture.compose(["name='1'"]).lockHash))
+    }
+
+    @Test func unquotedNumberInStringKeyIsRejected() throws {
+        let fixture = try ConfigFixture()
+        defer { fixture.remove() }
+        do {
+            _ = try fixture.compose(["name=001"])
+            Issue.record("name=001 composed")
+        } catch let error as ConfigError {
+            #expect(error.description.contains("'name' from override 'name=001' (test)"))
+            #expect(error.description.contains("expected string"))
+            #expect(error.description.contains("quote it"))
         }
     }
 

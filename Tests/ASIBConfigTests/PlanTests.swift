@@ -261,6 +261,49 @@ struct PlanTests {
         #expect(message?.contains("test.yaml:2:1") == true)
     }
 
+    @Test func commaSeparatedAxisIsASweep() throws {
+        let spec = try temporarySpec("""
+            sweep: comma
+            students:
+              axes:
+                method: ce_only
+                seed: 1, 2, 3
+            """)
+        let listed = try temporarySpec("""
+            sweep: comma
+            students:
+              axes: {method: [ce_only], seed: [1, 2, 3]}
+            """)
+        let plan = try Planner.plan(specURL: spec, configRoot: configRoot)
+        #expect(plan.runs.map(\.runID) == ["ce_only-s1", "ce_only-s2", "ce_only-s3"])
+        #expect(plan == (try Planner.plan(specURL: listed, configRoot: configRoot)))
+    }
+
+    @Test func commaSeparatedMethodsAreASweep() throws {
+        let spec = try temporarySpec("""
+            sweep: comma
+            students:
+              axes:
+                method: ce_only,teacher
+                seed: [1]
+            """)
+        let plan = try Planner.plan(specURL: spec, configRoot: configRoot)
+        #expect(plan.runs.map(\.method) == ["ce_only", "teacher"])
+    }
+
+    @Test func emptyCommaValueIsRejected() throws {
+        let spec = try temporarySpec("""
+            sweep: comma
+            students:
+              axes:
+                method: ce_only,,teacher
+                seed: [1]
+            """)
+        let message = errorMessage { _ = try Planner.plan(specURL: spec, configRoot: configRoot) }
+        #expect(message?.contains("students.axes.method") == true)
+        #expect(message?.contains("empty value between commas") == true)
+    }
+
     @Test func emptyAxisIsRejected() throws {
         let spec = try temporarySpec("""
             sweep: bad
