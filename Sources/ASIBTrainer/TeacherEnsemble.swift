@@ -50,6 +50,12 @@ final class TeacherEnsemble {
         }
     }
 
+    /// The graph of the selected teacher (`teacherIndex`), whose features feature
+    /// distillation reads after `computeTarget` ran on the same batch.
+    func featureGraph(batch: Int) -> ResNetGraph {
+        graphs(batch: batch)[teacherIndex]
+    }
+
     private func graphs(batch: Int) -> [ResNetGraph] {
         if let cached = graphs[batch] { return cached }
         let built = models.map {

@@ -33,6 +33,8 @@ extension TrainingOptions {
         labelSmoothing = try config.double("ce_label_smoothing", default: 0)
         kdWarmupEpochs = try config.int("kd_warmup_epochs", default: 0)
         useAMP = try config.bool("use_amp", default: false)
+        distillation = try DistillationOptions(config: config, methodName: method)
+        try distillation.validate(kdAlpha: kdAlpha)
         if kdAlpha > 0 { try readTeachers(config) }
     }
 

@@ -69,6 +69,8 @@ public struct TrainingOptions: Equatable, Sendable {
     public var kdWarmupEpochs = 0
     /// Rounds GEMM inputs to bfloat16 precision [use_amp].
     public var useAMP = false
+    /// The distillation loss of `method` and its weights.
+    public var distillation = DistillationOptions()
 
     public init() {}
 

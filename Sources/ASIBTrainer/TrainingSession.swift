@@ -17,8 +17,6 @@ final class TrainingSession {
     private let input: Tensor
     private var labels: [Int32]
     private let probabilities: Tensor
-    private let studentSoftened: Tensor
-    private let teacherSoftened: Tensor
     private let teacherTarget: Tensor
     private let logitGradient: Tensor
     private var step = 0
@@ -52,11 +50,15 @@ final class TrainingSession {
         labels = [Int32](repeating: 0, count: batch)
         let logitShape = [batch, train.classes]
         probabilities = Tensor(shape: logitShape)
-        studentSoftened = Tensor(shape: logitShape)
-        teacherSoftened = Tensor(shape: logitShape)
         teacherTarget = Tensor(shape: logitShape)
         logitGradient = Tensor(shape: logitShape)
     }
+
+    /// The distillation terms, built on first use from the full-batch graphs.
+    private lazy var objective = DistillationObjective(
+        options: options, student: graph(batch: options.batchSize),
+        teacher: teachers?.featureGraph(batch: options.batchSize), seed: options.seed &+ 2
+    )
 
     private func graph(batch: Int) -> ResNetGraph {
         if let cached = graphs[batch] { return cached }
@@ -133,19 +135,25 @@ final class TrainingSession {
                 smoothing: options.labelSmoothing, batch: batch, classes: classes
             )
         }
+        var weightedFeature = 0.0
         if let teachers, kdWeight > 0 {
             teachers.computeTarget(output: teacherTarget.data, input: input.data, batch: batch)
-            result.kd = KDLoss.forward(
-                studentProbabilities: studentSoftened.data,
-                teacherProbabilities: teacherSoftened.data, studentLogits: logits,
-                teacherLogits: teacherTarget.data, temperature: options.temperature,
-                batch: batch, classes: classes
-            )
+            let teacherGraph = teachers.featureGraph(batch: batch)
+            let terms = labels.withUnsafeBufferPointer {
+                objective.forward(
+                    studentLogits: logits, teacherLogits: teacherTarget.data,
+                    labels: $0.baseAddress!, student: network, teacher: teacherGraph, batch: batch
+                )
+            }
+            result.kd = terms.logit
+            result.parts = terms.parts
+            weightedFeature = terms.weightedFeature
         }
-        result.loss = options.ceAlpha * result.ce + kdWeight * result.kd
+        result.loss = options.ceAlpha * result.ce + kdWeight * result.kd + weightedFeature
         guard result.loss.isFinite else { return result }
 
-        // Backward: loss = ceAlpha * CE + kdWeight * KD, then one SGD step.
+        // Backward: loss = ceAlpha * CE + kdWeight * (KD or DKD) + the weighted feature term,
+        // then one SGD step of the student and of the FitNet regressor.
         logitGradient.zero()
         labels.withUnsafeBufferPointer {
             CrossEntropyLoss.backward(
@@ -154,19 +162,22 @@ final class TrainingSession {
                 scale: options.ceAlpha, batch: batch, classes: classes
             )
         }
-        if teachers != nil && kdWeight > 0 {
-            KDLoss.backward(
-                studentLogitGradient: logitGradient.data,
-                studentProbabilities: studentSoftened.data,
-                teacherProbabilities: teacherSoftened.data, temperature: options.temperature,
-                scale: kdWeight, batch: batch, classes: classes
-            )
+        var featureGradients = FeatureGradients()
+        let distilling = teachers != nil && kdWeight > 0
+        if distilling {
+            featureGradients = labels.withUnsafeBufferPointer {
+                objective.backward(
+                    logitGradient: logitGradient.data, labels: $0.baseAddress!,
+                    logitWeight: kdWeight, student: network, batch: batch
+                )
+            }
         }
-        network.backward(logitGradient: logitGradient.data)
+        network.backward(logitGradient: logitGradient.data, featureGradients: featureGradients)
         optimiser.step(
             values: student.parameters.values, gradients: student.parameters.gradients,
             count: student.parameters.count, learningRate: learningRate
         )
+        if distilling { objective.step(learningRate: learningRate) }
         return result
     }
 
@@ -188,6 +199,8 @@ struct StepResult {
     var loss = 0.0
     var ce = 0.0
     var kd = 0.0
+    /// Named parts of the distillation terms (tckd, nckd, hint, at).
+    var parts: [String: Double] = [:]
     var correct = 0
 }
 
@@ -198,6 +211,7 @@ struct EpochTotals {
     private var loss = 0.0
     private var ce = 0.0
     private var kd = 0.0
+    private var parts: [String: Double] = [:]
     private var correct = 0
     private var learningRate = 0.0
 
@@ -207,16 +221,19 @@ struct EpochTotals {
         loss += result.loss * Double(batch)
         ce += result.ce * Double(batch)
         kd += result.kd * Double(batch)
+        for (name, value) in result.parts { parts[name, default: 0] += value * Double(batch) }
         correct += result.correct
         learningRate += rate
     }
 
     func means() -> [String: Double] {
         let count = Double(max(samples, 1))
-        return [
+        var means = parts.mapValues { $0 / count }
+        means.merge([
             "loss": loss / count, "ce": ce / count, "kd": kd / count,
             "train_acc": 100 * Double(correct) / count,
             "lr": learningRate / Double(max(steps, 1)),
-        ]
+        ]) { _, fixed in fixed }
+        return means
     }
 }
