@@ -4,60 +4,29 @@ import Testing
 
 // One training step of resnet8 compared with PyTorch. The fixture files in Fixtures/ were
 // written by scripts/fixtures/make_reference.py (PyTorch, float64 from float32 weights) and
-// are read by path from the source tree. Tolerance: 1e-4 relative for logits and losses and
+// are read by path from the source tree (FixtureFile). Tolerance: 1e-4 relative for logits and losses and
 // 1e-4 L2-relative per gradient tensor; float32 accumulation in the GEMMs and batch norm
 // leaves errors near 1e-6.
 
-private let fixtureFolder = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().appendingPathComponent("Fixtures")
 private let tolerance = 1e-4
 
-/// The manifest and the float32 tensors of `resnet8_step`.
-private struct ReferenceStep {
-    struct Settings: Decodable {
-        let batch, channels, height, width, classes: Int
-        let temperature, ceAlpha, kdAlpha, labelSmoothing, dkdAlpha, dkdBeta: Double
+/// The settings of `resnet8_step`.
+private struct StepSettings {
+    let batch, channels, height, width, classes: Int
+    let temperature, ceAlpha, kdAlpha, labelSmoothing, dkdAlpha, dkdBeta: Double
 
-        enum CodingKeys: String, CodingKey {
-            case batch, channels, height, width, classes, temperature
-            case ceAlpha = "ce_alpha", kdAlpha = "kd_alpha", labelSmoothing = "label_smoothing"
-            case dkdAlpha = "dkd_alpha", dkdBeta = "dkd_beta"
-        }
-    }
-
-    struct Entry: Decodable {
-        let offset: Int
-        let shape: [Int]
-    }
-
-    struct Manifest: Decodable {
-        let settings: Settings
-        let labels: [Int32]
-        let scalars: [String: [String: Double]]
-        let tensors: [String: Entry]
-    }
-
-    let manifest: Manifest
-    let values: [Float]
-
-    init() throws {
-        let json = try Data(contentsOf: fixtureFolder.appendingPathComponent("resnet8_step.json"))
-        manifest = try JSONDecoder().decode(Manifest.self, from: json)
-        let blob = try Data(contentsOf: fixtureFolder.appendingPathComponent("resnet8_step.bin"))
-        values = blob.withUnsafeBytes { raw in
-            (0..<(blob.count / 4)).map {
-                Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))
-            }
-        }
-    }
-
-    func tensor(_ name: String) throws -> [Float] {
-        let entry = try #require(manifest.tensors[name], "fixture tensor \(name)")
-        return Array(values[entry.offset..<(entry.offset + entry.shape.reduce(1, *))])
-    }
-
-    func scalar(_ step: String, _ name: String) throws -> Double {
-        try #require(manifest.scalars[step]?[name], "fixture scalar \(step).\(name)")
+    init(_ fixture: FixtureFile) throws {
+        batch = try fixture.integer("batch")
+        channels = try fixture.integer("channels")
+        height = try fixture.integer("height")
+        width = try fixture.integer("width")
+        classes = try fixture.integer("classes")
+        temperature = try fixture.number("temperature")
+        ceAlpha = try fixture.number("ce_alpha")
+        kdAlpha = try fixture.number("kd_alpha")
+        labelSmoothing = try fixture.number("label_smoothing")
+        dkdAlpha = try fixture.number("dkd_alpha")
+        dkdBeta = try fixture.number("dkd_beta")
     }
 }
 
@@ -68,17 +37,17 @@ private func relativeDifference(_ swift: [Float], _ reference: [Float]) -> Doubl
 
 /// The fixture's weights in a resnet8 graph after one training-mode forward.
 private final class ReferenceNetwork {
-    let reference: ReferenceStep
+    let reference: FixtureFile
     let model: ResNetModel
     let graph: ResNetGraph
     let input: Tensor
     let teacherLogits: Tensor
     var labels: [Int32]
-    let settings: ReferenceStep.Settings
+    let settings: StepSettings
 
     init() throws {
-        reference = try ReferenceStep()
-        settings = reference.manifest.settings
+        reference = try FixtureFile("resnet8_step")
+        settings = try StepSettings(reference)
         model = ResNetModel(
             architecture: try ResNetArchitecture.named("resnet8", key: "fixture"),
             inputChannels: settings.channels, classes: settings.classes, seed: 0
