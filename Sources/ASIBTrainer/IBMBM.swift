@@ -84,9 +84,9 @@ public final class IBMBM {
     }
 
     /// Builds the block for batches of up to `batch` samples and initialises it from `seed`
-    /// as PyTorch does: linear layers uniform in +-1/sqrt(fan_in), LayerNorm gamma 1 and beta 0,
-    /// attention in-projection Xavier-uniform with zero biases and out-projection uniform in
-    /// +-1/sqrt(E) with zero bias.
+    /// as PyTorch does. Linear layers are uniform in +-1/sqrt(fan_in), LayerNorm has gamma 1
+    /// and beta 0, the attention in-projection is Xavier-uniform and the out-projection
+    /// uniform in +-1/sqrt(E), both with zero biases.
     public init(shape: IBMBMShape, batch: Int, seed: UInt64) {
         self.shape = shape
         let (e, store) = (shape.embed, parameters)

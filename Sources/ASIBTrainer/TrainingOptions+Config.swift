@@ -35,6 +35,8 @@ extension TrainingOptions {
         useAMP = try config.bool("use_amp", default: false)
         distillation = try DistillationOptions(config: config, methodName: method)
         try distillation.validate(kdAlpha: kdAlpha)
+        asib = try ASIBOptions(config: config)
+        try asib.validate()
         if kdAlpha > 0 { try readTeachers(config) }
     }
 
@@ -53,7 +55,9 @@ extension TrainingOptions {
     private mutating func readTeachers(_ config: ConfigValue) throws {
         let targetText = try config.string("kd_target", default: KDTarget.teacher.rawValue)
         guard let target = KDTarget(rawValue: targetText) else {
-            throw TrainerError.invalidOption(key: "kd_target", value: targetText, allowed: "teacher, avg")
+            throw TrainerError.invalidOption(
+                key: "kd_target", value: targetText, allowed: "teacher, avg, synergy, auto, auto_min"
+            )
         }
         kdTarget = target
         kdTeacherIndex = try config.int("kd_teacher_index", default: 0)

@@ -4,6 +4,16 @@ public enum KDTarget: String, Equatable, Sendable {
     case teacher
     /// The weighted average of all teachers' logits.
     case avg
+    /// The synergy head's logits once the synergy gate is open, the average before.
+    case synergy
+    /// Per sample, the synergy logits or the teacher average, whichever has the lower label
+    /// CE; the average while the synergy gate is closed.
+    case auto
+    /// The same per-sample choice as `auto`.
+    case autoMin = "auto_min"
+
+    /// Whether the target needs IB_MBM and the synergy head.
+    public var usesSynergy: Bool { self == .synergy || self == .auto || self == .autoMin }
 }
 
 /// A teacher network: its architecture and the checkpoint file that holds its weights.
@@ -71,6 +81,8 @@ public struct TrainingOptions: Equatable, Sendable {
     public var useAMP = false
     /// The distillation loss of `method` and its weights.
     public var distillation = DistillationOptions()
+    /// The ASIB A-Step and synergy B-Step settings.
+    public var asib = ASIBOptions()
 
     public init() {}
 

@@ -14,12 +14,22 @@ final class TrainingSession {
     /// Graphs by batch size: the full batch and the smaller last batches of each split.
     private var graphs: [Int: ResNetGraph] = [:]
     /// Batch buffers sized for the full batch; smaller batches use their prefix.
-    private let input: Tensor
-    private var labels: [Int32]
-    private let probabilities: Tensor
-    private let teacherTarget: Tensor
-    private let logitGradient: Tensor
+    let input: Tensor
+    var labels: [Int32]
+    let probabilities: Tensor
+    let teacherTarget: Tensor
+    let logitGradient: Tensor
     private var step = 0
+    /// IB_MBM and the synergy head of an ASIB run (nil otherwise), built on first use.
+    lazy var synergy: SynergyModule? = makeSynergyModule()
+    /// The EMA copy of the student when `use_ema_teacher` is set.
+    lazy var emaTeacher: EMATeacher? = options.asib.useEMATeacher && options.asib.enabled
+        ? EMATeacher(student: student, options: options.asib, height: input.shape[2], width: input.shape[3])
+        : nil
+    /// Noise of IB_MBM sampling and synergy-head dropout.
+    var synergyRandom: RandomGenerator
+    /// The 1-based student epoch in progress.
+    var currentEpoch = 0
 
     init(
         options: TrainingOptions, student: ResNetModel, teachers: TeacherEnsemble?,
@@ -52,6 +62,7 @@ final class TrainingSession {
         probabilities = Tensor(shape: logitShape)
         teacherTarget = Tensor(shape: logitShape)
         logitGradient = Tensor(shape: logitShape)
+        synergyRandom = RandomGenerator(seed: options.seed &+ 3)
     }
 
     /// The distillation terms, built on first use from the full-batch graphs.
@@ -60,7 +71,7 @@ final class TrainingSession {
         teacher: teachers?.featureGraph(batch: options.batchSize), seed: options.seed &+ 2
     )
 
-    private func graph(batch: Int) -> ResNetGraph {
+    func graph(batch: Int) -> ResNetGraph {
         if let cached = graphs[batch] { return cached }
         let data = trainLoader.dataset
         let built = ResNetGraph(
@@ -74,7 +85,11 @@ final class TrainingSession {
     /// Trains one epoch (1-based) and returns its mean metrics.
     func trainEpoch(_ epoch: Int) throws -> [String: Double] {
         let started = Date()
-        let kdWeight = teachers == nil ? 0 : options.kdWeight(epoch: epoch)
+        currentEpoch = epoch
+        let kdWeight = teachers == nil ? 0 : options.asib.cooledWeight(
+            options.kdWeight(epoch: epoch), kdAlpha: options.kdAlpha, epoch: epoch,
+            epochs: options.epochs
+        )
         var totals = EpochTotals()
         let order = trainLoader.order(epoch: epoch, shuffle: true)
         for indices in trainLoader.batches(of: order) {
@@ -111,6 +126,15 @@ final class TrainingSession {
         return 100 * Double(correct) / Double(max(1, testLoader.dataset.count))
     }
 
+    /// Applies one optimiser step to the student and updates its EMA copy.
+    func stepStudent(learningRate: Double) {
+        optimiser.step(
+            values: student.parameters.values, gradients: student.parameters.gradients,
+            count: student.parameters.count, learningRate: learningRate
+        )
+        emaTeacher?.update(from: student)
+    }
+
     private func trainStep(
         indices: ArraySlice<Int>, kdWeight: Double, learningRate: Double
     ) throws -> StepResult {
@@ -136,7 +160,12 @@ final class TrainingSession {
             )
         }
         var weightedFeature = 0.0
-        if let teachers, kdWeight > 0 {
+        if let synergy, let teachers, kdWeight > 0 {
+            return try synergyStep(
+                result: result, synergy: synergy, teachers: teachers, network: network,
+                kdWeight: kdWeight, learningRate: learningRate, batch: batch
+            )
+        } else if let teachers, kdWeight > 0 {
             teachers.computeTarget(output: teacherTarget.data, input: input.data, batch: batch)
             let teacherGraph = teachers.featureGraph(batch: batch)
             let terms = labels.withUnsafeBufferPointer {
@@ -173,15 +202,12 @@ final class TrainingSession {
             }
         }
         network.backward(logitGradient: logitGradient.data, featureGradients: featureGradients)
-        optimiser.step(
-            values: student.parameters.values, gradients: student.parameters.gradients,
-            count: student.parameters.count, learningRate: learningRate
-        )
+        stepStudent(learningRate: learningRate)
         if distilling { objective.step(learningRate: learningRate) }
         return result
     }
 
-    private func countCorrect(_ logits: UnsafePointer<Float>, batch: Int) -> Int {
+    func countCorrect(_ logits: UnsafePointer<Float>, batch: Int) -> Int {
         let classes = student.classes
         var correct = 0
         for b in 0..<batch {
