@@ -50,8 +50,8 @@ public enum InformationBottleneckLoss {
         return -0.5 * (1 + lv - m * m - Foundation.exp(lv))
     }
 
-    /// The beta of a 0-based epoch: `beta * min(1, epoch / warmupEpochs)`, or `beta` without
-    /// warm-up. The first epoch of a warm-up therefore trains without the KL term, as the
+    /// Returns the beta of a 0-based epoch: `beta * min(1, epoch / warmupEpochs)`, or `beta`
+    /// without warm-up. The first epoch of a warm-up therefore trains without the KL term, as the
     /// original ASIB schedule does.
     public static func beta(_ beta: Double, epoch: Int, warmupEpochs: Int) -> Double {
         guard warmupEpochs > 0 else { return beta }
