@@ -21,6 +21,11 @@ extension TrainingOptions {
 
         studentModel = try config.string("model.student.name")
         epochs = try config.int("student_epochs")
+        let optimizerName = try config.string("optimizer", default: OptimizerKind.sgd.rawValue)
+        guard let kind = OptimizerKind(rawValue: optimizerName) else {
+            throw TrainerError.invalidOption(key: "optimizer", value: optimizerName, allowed: "sgd, adamw")
+        }
+        optimizer = kind
         learningRate = try config.double("student_lr", default: learningRate)
         weightDecay = try config.double("student_weight_decay", default: weightDecay)
         momentum = try config.double("momentum", default: momentum)

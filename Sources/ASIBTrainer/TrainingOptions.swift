@@ -16,6 +16,12 @@ public enum KDTarget: String, Equatable, Sendable {
     public var usesSynergy: Bool { self == .synergy || self == .auto || self == .autoMin }
 }
 
+/// The student optimiser: SGD with momentum, or AdamW (betas 0.9 / 0.999, decoupled decay).
+public enum OptimizerKind: String, Equatable, Sendable {
+    case sgd
+    case adamw
+}
+
 /// A teacher network: its architecture and the checkpoint file that holds its weights.
 public struct TeacherSource: Equatable, Sendable {
     public var model: String
@@ -60,6 +66,8 @@ public struct TrainingOptions: Equatable, Sendable {
     public var teacherWeights: [Double]?
 
     public var epochs = 1
+    /// Student optimiser [optimizer].
+    public var optimizer = OptimizerKind.sgd
     /// [student_lr, student_weight_decay, momentum, b_step_nesterov]
     public var learningRate = 0.1
     public var weightDecay = 5e-4

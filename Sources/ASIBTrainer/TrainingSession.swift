@@ -9,7 +9,7 @@ final class TrainingSession {
     let teachers: TeacherEnsemble?
     let trainLoader: BatchLoader
     let testLoader: BatchLoader
-    let optimiser: SGD
+    let optimiser: any Optimiser
     let schedule: LearningRateSchedule
     /// Graphs by batch size: the full batch and the smaller last batches of each split.
     private var graphs: [Int: ResNetGraph] = [:]
@@ -45,10 +45,12 @@ final class TrainingSession {
         testLoader = BatchLoader(
             dataset: test, batchSize: options.batchSize, augment: false, seed: 0
         )
-        optimiser = SGD(
-            parameterCount: student.parameters.count, momentum: options.momentum,
-            nesterov: options.nesterov, weightDecay: options.weightDecay
-        )
+        optimiser = options.optimizer == .adamw
+            ? AdamW(parameterCount: student.parameters.count, weightDecay: options.weightDecay)
+            : SGD(
+                parameterCount: student.parameters.count, momentum: options.momentum,
+                nesterov: options.nesterov, weightDecay: options.weightDecay
+            )
         let stepsPerEpoch = (train.count + options.batchSize - 1) / options.batchSize
         schedule = LearningRateSchedule(
             base: options.learningRate, minimum: options.minLearningRate,
@@ -182,7 +184,7 @@ final class TrainingSession {
         guard result.loss.isFinite else { return result }
 
         // Backward: loss = ceAlpha * CE + kdWeight * (KD or DKD) + the weighted feature term,
-        // then one SGD step of the student and of the FitNet regressor.
+        // then one optimiser step of the student and of the FitNet regressor.
         logitGradient.zero()
         labels.withUnsafeBufferPointer {
             CrossEntropyLoss.backward(

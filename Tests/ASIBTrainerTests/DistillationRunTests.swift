@@ -98,6 +98,11 @@ private func composedOptions(_ method: String, _ extra: [String] = []) throws ->
     #expect(attention.distillation.method == .attentionTransfer)
     #expect(attention.distillation.attentionBeta == 1000)
     #expect(try composedOptions("vanilla_kd").distillation.method == .kd)
+    let stage = try composedOptions("asib_stage")
+    #expect(stage.optimizer == .adamw)
+    #expect(stage.asib.enabled)
+    #expect(stage.kdTarget == .auto)
+    #expect(try composedOptions("dkd").optimizer == .sgd)
 }
 
 @Test func unknownHintLayerIsRejected() throws {
