@@ -56,7 +56,12 @@ let package = Package(
         ),
 
         .testTarget(name: "ASIBConfigTests", dependencies: ["ASIBConfig", "ASIBPlan"]),
-        .testTarget(name: "ASIBTrainerTests", dependencies: ["ASIBTrainer"]),
+        // Fixtures are read by path from the source tree (#filePath), not bundled as resources.
+        .testTarget(
+            name: "ASIBTrainerTests",
+            dependencies: ["ASIBTrainer"],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(
             name: "ASIBCoordinatorTests",
             dependencies: ["ASIBCoordinator", "ASIBWire", "ASIBPlan"]

@@ -2,12 +2,20 @@ import Foundation
 
 /// Metrics of one finished epoch, sent to the caller after each evaluation.
 public struct EpochReport {
-    /// "student" for every run of this trainer.
+    /// "teacher" for the ASIB A-Step epochs, which come first, then "student".
     public let phase: String
-    /// 1-based epoch within the run.
+    /// 1-based epoch within the phase.
     public let epoch: Int
-    /// acc and best_acc (test accuracy, 0-100), train_acc (0-100), loss, ce, kd (epoch means
-    /// over training samples), lr (mean over the epoch's steps), tau, kd_alpha and epoch_sec.
+    /// Student epochs: acc and best_acc (test accuracy, 0-100), train_acc (0-100), loss, ce,
+    /// kd (epoch means over training samples), lr (mean over the epoch's steps), tau, kd_alpha
+    /// and epoch_sec. DKD adds tckd and nckd, FitNet hint, attention transfer at (unweighted
+    /// epoch means). The ASIB B-Step adds gate_ratio, kd_syn_ratio, kd_sample_ratio,
+    /// kd_clamp_ratio, loss_clamped, kd_unc_w_mean and cw_mean (epoch means of batch values).
+    ///
+    /// A-Step epochs: syn_acc (EMA of the synergy test accuracy in percent, -1 before the
+    /// first evaluation), syn_acc_raw (the accuracy of an evaluated epoch), loss, ce, kd,
+    /// cccp, ib_kld, cw_mean, train_acc (synergy head), tau, ib_beta, kd_open, synergy_only
+    /// and epoch_sec.
     public let metrics: [String: Double]
 }
 

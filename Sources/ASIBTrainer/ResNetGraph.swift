@@ -79,7 +79,12 @@ public final class ResNetGraph {
 
     /// Adds the gradients of all parameters for `logitGradient` `[B, K]` to the model's
     /// gradient buffer; call after `forward(training: true)` on the same input.
-    public func backward(logitGradient: UnsafePointer<Float>) {
+    /// `featureGradients` adds loss gradients that reach the pooled feature or stage outputs
+    /// directly (feature distillation).
+    public func backward(
+        logitGradient: UnsafePointer<Float>,
+        featureGradients: FeatureGradients = FeatureGradients()
+    ) {
         guard let pooledGradient, let stemOutputGradient else {
             preconditionFailure("backward through a graph built without gradients")
         }
@@ -97,6 +102,9 @@ public final class ResNetGraph {
             batch: batch, inFeatures: model.features, outFeatures: model.classes,
             rounding: rounding
         )
+        if let extra = featureGradients.pooled {
+            for i in 0..<pooledGradient.count { pooledGradient.data[i] += extra[i] }
+        }
 
         // Global average pooling onto the last block's output gradient.
         let lastGradient = blocks.last?.outputGradient ?? stemOutputGradient
@@ -108,6 +116,7 @@ public final class ResNetGraph {
 
         // Blocks in reverse; each adds into the previous block's output gradient.
         for index in blocks.indices.reversed() {
+            addStageGradient(featureGradients, intoOutputOf: index)
             let target = index > 0 ? blocks[index - 1].outputGradient! : stemOutputGradient
             target.zero()
             blocks[index].backward(inputGradient: target.data, model: model, scratch: scratch.data)

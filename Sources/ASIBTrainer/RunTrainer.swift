@@ -66,6 +66,9 @@ public final class RunTrainer {
             options: options, student: student, teachers: teachers, train: data, test: splits.test
         )
 
+        // ASIB: the A-Step trains IB_MBM and the synergy head before the student epochs.
+        try session.adaptTeachers(onEpoch: onEpoch)
+
         var best = 0.0
         var final = 0.0
         for epoch in 1...options.epochs {

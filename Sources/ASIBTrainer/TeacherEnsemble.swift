@@ -50,6 +50,23 @@ final class TeacherEnsemble {
         }
     }
 
+    /// The graph of the selected teacher (`teacherIndex`), whose features feature
+    /// distillation reads after `computeTarget` ran on the same batch.
+    func featureGraph(batch: Int) -> ResNetGraph {
+        graphs(batch: batch)[teacherIndex]
+    }
+
+    /// The graphs of every teacher; after `computeTarget` with an average they hold that
+    /// batch's logits and features, otherwise call `forwardAll` first.
+    func allGraphs(batch: Int) -> [ResNetGraph] {
+        graphs(batch: batch)
+    }
+
+    /// Runs every teacher on `input`.
+    func forwardAll(input: UnsafePointer<Float>, batch: Int) {
+        for graph in graphs(batch: batch) { graph.forward(input: input, training: false) }
+    }
+
     private func graphs(batch: Int) -> [ResNetGraph] {
         if let cached = graphs[batch] { return cached }
         let built = models.map {

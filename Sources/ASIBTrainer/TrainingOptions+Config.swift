@@ -21,6 +21,11 @@ extension TrainingOptions {
 
         studentModel = try config.string("model.student.name")
         epochs = try config.int("student_epochs")
+        let optimizerName = try config.string("optimizer", default: OptimizerKind.sgd.rawValue)
+        guard let kind = OptimizerKind(rawValue: optimizerName) else {
+            throw TrainerError.invalidOption(key: "optimizer", value: optimizerName, allowed: "sgd, adamw")
+        }
+        optimizer = kind
         learningRate = try config.double("student_lr", default: learningRate)
         weightDecay = try config.double("student_weight_decay", default: weightDecay)
         momentum = try config.double("momentum", default: momentum)
@@ -33,6 +38,10 @@ extension TrainingOptions {
         labelSmoothing = try config.double("ce_label_smoothing", default: 0)
         kdWarmupEpochs = try config.int("kd_warmup_epochs", default: 0)
         useAMP = try config.bool("use_amp", default: false)
+        distillation = try DistillationOptions(config: config, methodName: method)
+        try distillation.validate(kdAlpha: kdAlpha)
+        asib = try ASIBOptions(config: config)
+        try asib.validate()
         if kdAlpha > 0 { try readTeachers(config) }
     }
 
@@ -51,7 +60,9 @@ extension TrainingOptions {
     private mutating func readTeachers(_ config: ConfigValue) throws {
         let targetText = try config.string("kd_target", default: KDTarget.teacher.rawValue)
         guard let target = KDTarget(rawValue: targetText) else {
-            throw TrainerError.invalidOption(key: "kd_target", value: targetText, allowed: "teacher, avg")
+            throw TrainerError.invalidOption(
+                key: "kd_target", value: targetText, allowed: "teacher, avg, synergy, auto, auto_min"
+            )
         }
         kdTarget = target
         kdTeacherIndex = try config.int("kd_teacher_index", default: 0)

@@ -4,6 +4,22 @@ public enum KDTarget: String, Equatable, Sendable {
     case teacher
     /// The weighted average of all teachers' logits.
     case avg
+    /// The synergy head's logits once the synergy gate is open, the average before.
+    case synergy
+    /// Per sample, the synergy logits or the teacher average, whichever has the lower label
+    /// CE; the average while the synergy gate is closed.
+    case auto
+    /// The same per-sample choice as `auto`.
+    case autoMin = "auto_min"
+
+    /// Whether the target needs IB_MBM and the synergy head.
+    public var usesSynergy: Bool { self == .synergy || self == .auto || self == .autoMin }
+}
+
+/// The student optimiser: SGD with momentum, or AdamW (betas 0.9 / 0.999, decoupled decay).
+public enum OptimizerKind: String, Equatable, Sendable {
+    case sgd
+    case adamw
 }
 
 /// A teacher network: its architecture and the checkpoint file that holds its weights.
@@ -50,6 +66,8 @@ public struct TrainingOptions: Equatable, Sendable {
     public var teacherWeights: [Double]?
 
     public var epochs = 1
+    /// Student optimiser [optimizer].
+    public var optimizer = OptimizerKind.sgd
     /// [student_lr, student_weight_decay, momentum, b_step_nesterov]
     public var learningRate = 0.1
     public var weightDecay = 5e-4
@@ -70,6 +88,10 @@ public struct TrainingOptions: Equatable, Sendable {
     /// Rounds the inputs of the student's matrix products (convolutions and the classifier,
     /// forward and backward) to bfloat16 precision; teachers stay in float32 [use_amp].
     public var useAMP = false
+    /// The distillation loss of `method` and its weights.
+    public var distillation = DistillationOptions()
+    /// The ASIB A-Step and synergy B-Step settings.
+    public var asib = ASIBOptions()
 
     public init() {}
 

@@ -9,19 +9,27 @@ final class TrainingSession {
     let teachers: TeacherEnsemble?
     let trainLoader: BatchLoader
     let testLoader: BatchLoader
-    let optimiser: SGD
+    let optimiser: any Optimiser
     let schedule: LearningRateSchedule
     /// Graphs by batch size: the full batch and the smaller last batches of each split.
     private var graphs: [Int: ResNetGraph] = [:]
     /// Batch buffers sized for the full batch; smaller batches use their prefix.
-    private let input: Tensor
-    private var labels: [Int32]
-    private let probabilities: Tensor
-    private let studentSoftened: Tensor
-    private let teacherSoftened: Tensor
-    private let teacherTarget: Tensor
-    private let logitGradient: Tensor
+    let input: Tensor
+    var labels: [Int32]
+    let probabilities: Tensor
+    let teacherTarget: Tensor
+    let logitGradient: Tensor
     private var step = 0
+    /// IB_MBM and the synergy head of an ASIB run (nil otherwise), built on first use.
+    lazy var synergy: SynergyModule? = makeSynergyModule()
+    /// The EMA copy of the student when `use_ema_teacher` is set.
+    lazy var emaTeacher: EMATeacher? = options.asib.useEMATeacher && options.asib.enabled
+        ? EMATeacher(student: student, options: options.asib, height: input.shape[2], width: input.shape[3])
+        : nil
+    /// Noise of IB_MBM sampling and synergy-head dropout.
+    var synergyRandom: RandomGenerator
+    /// The 1-based student epoch in progress.
+    var currentEpoch = 0
 
     init(
         options: TrainingOptions, student: ResNetModel, teachers: TeacherEnsemble?,
@@ -37,10 +45,12 @@ final class TrainingSession {
         testLoader = BatchLoader(
             dataset: test, batchSize: options.batchSize, augment: false, seed: 0
         )
-        optimiser = SGD(
-            parameterCount: student.parameters.count, momentum: options.momentum,
-            nesterov: options.nesterov, weightDecay: options.weightDecay
-        )
+        optimiser = options.optimizer == .adamw
+            ? AdamW(parameterCount: student.parameters.count, weightDecay: options.weightDecay)
+            : SGD(
+                parameterCount: student.parameters.count, momentum: options.momentum,
+                nesterov: options.nesterov, weightDecay: options.weightDecay
+            )
         let stepsPerEpoch = (train.count + options.batchSize - 1) / options.batchSize
         schedule = LearningRateSchedule(
             base: options.learningRate, minimum: options.minLearningRate,
@@ -52,13 +62,18 @@ final class TrainingSession {
         labels = [Int32](repeating: 0, count: batch)
         let logitShape = [batch, train.classes]
         probabilities = Tensor(shape: logitShape)
-        studentSoftened = Tensor(shape: logitShape)
-        teacherSoftened = Tensor(shape: logitShape)
         teacherTarget = Tensor(shape: logitShape)
         logitGradient = Tensor(shape: logitShape)
+        synergyRandom = RandomGenerator(seed: options.seed &+ 3)
     }
 
-    private func graph(batch: Int) -> ResNetGraph {
+    /// The distillation terms, built on first use from the full-batch graphs.
+    private lazy var objective = DistillationObjective(
+        options: options, student: graph(batch: options.batchSize),
+        teacher: teachers?.featureGraph(batch: options.batchSize), seed: options.seed &+ 2
+    )
+
+    func graph(batch: Int) -> ResNetGraph {
         if let cached = graphs[batch] { return cached }
         let data = trainLoader.dataset
         let built = ResNetGraph(
@@ -72,7 +87,11 @@ final class TrainingSession {
     /// Trains one epoch (1-based) and returns its mean metrics.
     func trainEpoch(_ epoch: Int) throws -> [String: Double] {
         let started = Date()
-        let kdWeight = teachers == nil ? 0 : options.kdWeight(epoch: epoch)
+        currentEpoch = epoch
+        let kdWeight = teachers == nil ? 0 : options.asib.cooledWeight(
+            options.kdWeight(epoch: epoch), kdAlpha: options.kdAlpha, epoch: epoch,
+            epochs: options.epochs
+        )
         var totals = EpochTotals()
         let order = trainLoader.order(epoch: epoch, shuffle: true)
         for indices in trainLoader.batches(of: order) {
@@ -112,6 +131,15 @@ final class TrainingSession {
         return 100 * Double(correct) / Double(max(1, testLoader.dataset.count))
     }
 
+    /// Applies one optimiser step to the student and updates its EMA copy.
+    func stepStudent(learningRate: Double) {
+        optimiser.step(
+            values: student.parameters.values, gradients: student.parameters.gradients,
+            count: student.parameters.count, learningRate: learningRate
+        )
+        emaTeacher?.update(from: student)
+    }
+
     private func trainStep(
         indices: ArraySlice<Int>, kdWeight: Double, learningRate: Double
     ) throws -> StepResult {
@@ -136,19 +164,30 @@ final class TrainingSession {
                 smoothing: options.labelSmoothing, batch: batch, classes: classes
             )
         }
-        if let teachers, kdWeight > 0 {
-            teachers.computeTarget(output: teacherTarget.data, input: input.data, batch: batch)
-            result.kd = KDLoss.forward(
-                studentProbabilities: studentSoftened.data,
-                teacherProbabilities: teacherSoftened.data, studentLogits: logits,
-                teacherLogits: teacherTarget.data, temperature: options.temperature,
-                batch: batch, classes: classes
+        var weightedFeature = 0.0
+        if let synergy, let teachers, kdWeight > 0 {
+            return try synergyStep(
+                result: result, synergy: synergy, teachers: teachers, network: network,
+                kdWeight: kdWeight, learningRate: learningRate, batch: batch
             )
+        } else if let teachers, kdWeight > 0 {
+            teachers.computeTarget(output: teacherTarget.data, input: input.data, batch: batch)
+            let teacherGraph = teachers.featureGraph(batch: batch)
+            let terms = labels.withUnsafeBufferPointer {
+                objective.forward(
+                    studentLogits: logits, teacherLogits: teacherTarget.data,
+                    labels: $0.baseAddress!, student: network, teacher: teacherGraph, batch: batch
+                )
+            }
+            result.kd = terms.logit
+            result.parts = terms.parts
+            weightedFeature = terms.weightedFeature
         }
-        result.loss = options.ceAlpha * result.ce + kdWeight * result.kd
+        result.loss = options.ceAlpha * result.ce + kdWeight * result.kd + weightedFeature
         guard result.loss.isFinite else { return result }
 
-        // Backward: loss = ceAlpha * CE + kdWeight * KD, then one SGD step.
+        // Backward: loss = ceAlpha * CE + kdWeight * (KD or DKD) + the weighted feature term,
+        // then one optimiser step of the student and of the FitNet regressor.
         logitGradient.zero()
         labels.withUnsafeBufferPointer {
             CrossEntropyLoss.backward(
@@ -157,23 +196,23 @@ final class TrainingSession {
                 scale: options.ceAlpha, batch: batch, classes: classes
             )
         }
-        if teachers != nil && kdWeight > 0 {
-            KDLoss.backward(
-                studentLogitGradient: logitGradient.data,
-                studentProbabilities: studentSoftened.data,
-                teacherProbabilities: teacherSoftened.data, temperature: options.temperature,
-                scale: kdWeight, batch: batch, classes: classes
-            )
+        var featureGradients = FeatureGradients()
+        let distilling = teachers != nil && kdWeight > 0
+        if distilling {
+            featureGradients = labels.withUnsafeBufferPointer {
+                objective.backward(
+                    logitGradient: logitGradient.data, labels: $0.baseAddress!,
+                    logitWeight: kdWeight, student: network, batch: batch
+                )
+            }
         }
-        network.backward(logitGradient: logitGradient.data)
-        optimiser.step(
-            values: student.parameters.values, gradients: student.parameters.gradients,
-            count: student.parameters.count, learningRate: learningRate
-        )
+        network.backward(logitGradient: logitGradient.data, featureGradients: featureGradients)
+        stepStudent(learningRate: learningRate)
+        if distilling { objective.step(learningRate: learningRate) }
         return result
     }
 
-    private func countCorrect(_ logits: UnsafePointer<Float>, batch: Int) -> Int {
+    func countCorrect(_ logits: UnsafePointer<Float>, batch: Int) -> Int {
         let classes = student.classes
         var correct = 0
         for b in 0..<batch {
@@ -191,6 +230,8 @@ struct StepResult {
     var loss = 0.0
     var ce = 0.0
     var kd = 0.0
+    /// Named parts of the distillation terms (tckd, nckd, hint, at).
+    var parts: [String: Double] = [:]
     var correct = 0
 }
 
@@ -201,6 +242,7 @@ struct EpochTotals {
     private var loss = 0.0
     private var ce = 0.0
     private var kd = 0.0
+    private var parts: [String: Double] = [:]
     private var correct = 0
     private var learningRate = 0.0
 
@@ -210,16 +252,19 @@ struct EpochTotals {
         loss += result.loss * Double(batch)
         ce += result.ce * Double(batch)
         kd += result.kd * Double(batch)
+        for (name, value) in result.parts { parts[name, default: 0] += value * Double(batch) }
         correct += result.correct
         learningRate += rate
     }
 
     func means() -> [String: Double] {
         let count = Double(max(samples, 1))
-        return [
+        var means = parts.mapValues { $0 / count }
+        means.merge([
             "loss": loss / count, "ce": ce / count, "kd": kd / count,
             "train_acc": 100 * Double(correct) / count,
             "lr": learningRate / Double(max(steps, 1)),
-        ]
+        ]) { _, fixed in fixed }
+        return means
     }
 }

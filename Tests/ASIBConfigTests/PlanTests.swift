@@ -204,7 +204,7 @@ struct PlanTests {
         let plan = try Planner.plan(specURL: spec, configRoot: configRoot)
         #expect(plan.runs.map(\.runID).suffix(2) == ["asib-s3", "asib-L2-s3"])
         let config = try Planner.effectiveConfig(for: plan.runs[3], configRoot: configRoot).value
-        #expect(config[path: "synergy_only_epochs"] == .int(8))
+        #expect(config[path: "use_cccp_in_a"] == .bool(true))
         #expect(config[path: "method_name"] == .string("asib"))
     }
 
@@ -233,8 +233,8 @@ struct PlanTests {
             """)
         let message = errorMessage { _ = try Planner.plan(specURL: spec, configRoot: configRoot) }
         #expect(message?.contains("unknown method 'ce_onyl'") == true)
-        let known = "asib, asib_ablation_ce, asib_ablation_stage, asib_stage, avg_kd, ce_only, "
-            + "teacher, vanilla_kd"
+        let known = "asib, asib_ablation_ce, asib_ablation_stage, asib_stage, at, avg_kd, ce_only, "
+            + "dkd, fitnet, teacher, vanilla_kd"
         #expect(message?.contains(known) == true)
     }
 

@@ -1,3 +1,4 @@
+import ASIBConfig
 import Foundation
 import Testing
 @testable import ASIBTrainer
@@ -45,4 +46,38 @@ import Testing
     )
     #expect(abs(schedule.rate(atStep: 0) - 0.05) < 1e-12)
     #expect(abs(schedule.rate(atStep: 20) - 0.025) < 1e-12)
+}
+
+@Test func adamWFirstStepMovesByLearningRate() {
+    // Step 1: m_hat = g and v_hat = g^2, so p -= lr * wd * p, then p -= lr * g / (|g| + eps).
+    let values = Tensor(shape: [3], values: [1, -2, 0.5])
+    let gradients = Tensor(shape: [3], values: [0.3, -4, 0])
+    let optimiser = AdamW(parameterCount: 3, weightDecay: 0.1)
+    optimiser.step(values: values.data, gradients: gradients.data, count: 3, learningRate: 0.01)
+    let expected: [Double] = [1 * 0.999 - 0.01, -2 * 0.999 + 0.01, 0.5 * 0.999]
+    for (value, target) in zip(values.values, expected) {
+        #expect(abs(Double(value) - target) < 1e-6)
+    }
+}
+
+@Test func adamWBiasCorrectionAfterTwoSteps() {
+    // Constant gradient g: both bias-corrected moments stay g and g^2, so every step moves
+    // by lr (no weight decay).
+    let values = Tensor(shape: [1], values: [0])
+    let gradients = Tensor(shape: [1], values: [2])
+    let optimiser = AdamW(parameterCount: 1, weightDecay: 0)
+    optimiser.step(values: values.data, gradients: gradients.data, count: 1, learningRate: 0.1)
+    optimiser.step(values: values.data, gradients: gradients.data, count: 1, learningRate: 0.1)
+    #expect(abs(Double(values.values[0]) + 0.2) < 1e-6)
+}
+
+@Test func unknownOptimizerIsRejected() {
+    let config = ConfigValue.map([
+        "model": .map(["student": .map(["name": .string("resnet8")])]),
+        "student_epochs": .int(1),
+        "optimizer": .string("lion"),
+    ])
+    #expect(throws: TrainerError.invalidOption(key: "optimizer", value: "lion", allowed: "sgd, adamw")) {
+        _ = try TrainingOptions(config: config)
+    }
 }

@@ -124,10 +124,10 @@ private func train(_ options: TrainingOptions, in folder: URL) throws -> (RunOut
         "model": .map(["student": .map(["name": .string("resnet8")])]),
         "student_epochs": .int(1),
         "kd_alpha": .double(0.3),
-        "kd_target": .string("synergy"),
+        "kd_target": .string("weighted"),
     ])
     #expect(throws: TrainerError.invalidOption(
-        key: "kd_target", value: "synergy", allowed: "teacher, avg"
+        key: "kd_target", value: "weighted", allowed: "teacher, avg, synergy, auto, auto_min"
     )) {
         _ = try TrainingOptions(config: config)
     }

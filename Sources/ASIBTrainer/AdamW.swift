@@ -1,0 +1,43 @@
+import Foundation
+
+/// AdamW as PyTorch's `torch.optim.AdamW` (betas 0.9 / 0.999, eps 1e-8): decoupled weight
+/// decay `p -= lr * wd * p`, then `p -= lr * m_hat / (sqrt(v_hat) + eps)` with bias-corrected
+/// moments. Weight decay applies to every parameter, biases and norm gains included.
+public final class AdamW {
+    public let weightDecay: Double
+    public let beta1 = 0.9
+    public let beta2 = 0.999
+    public let epsilon = 1e-8
+    private let firstMoment: Tensor
+    private let secondMoment: Tensor
+    private var steps = 0
+
+    public init(parameterCount: Int, weightDecay: Double) {
+        self.weightDecay = weightDecay
+        firstMoment = Tensor(shape: [parameterCount])
+        secondMoment = Tensor(shape: [parameterCount])
+    }
+
+    public func step(
+        values: UnsafeMutablePointer<Float>,
+        gradients: UnsafePointer<Float>,
+        count: Int,
+        learningRate: Double
+    ) {
+        steps += 1
+        let correction1 = 1 - Foundation.pow(beta1, Double(steps))
+        let correction2 = 1 - Foundation.pow(beta2, Double(steps))
+        let m = firstMoment.data
+        let v = secondMoment.data
+        for i in 0..<count {
+            let g = Double(gradients[i])
+            m[i] = Float(beta1 * Double(m[i]) + (1 - beta1) * g)
+            v[i] = Float(beta2 * Double(v[i]) + (1 - beta2) * g * g)
+            var p = Double(values[i]) * (1 - learningRate * weightDecay)
+            let mHat = Double(m[i]) / correction1
+            let vHat = Double(v[i]) / correction2
+            p -= learningRate * mHat / (vHat.squareRoot() + epsilon)
+            values[i] = Float(p)
+        }
+    }
+}

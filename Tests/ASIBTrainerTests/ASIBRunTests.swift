@@ -1,0 +1,93 @@
+import ASIBConfig
+import Foundation
+import Testing
+@testable import ASIBTrainer
+
+// Short ASIB runs (A-Step, then the synergy B-Step) on the Fashion-MNIST files of the Debian
+// package dataset-fashion-mnist, composed from configs/ as a sweep composes them, with two
+// resnet8 teachers trained for one epoch.
+
+private let repositoryRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+private func temporaryFolder() -> URL {
+    FileManager.default.temporaryDirectory.appendingPathComponent("asib-run-\(UUID().uuidString)")
+}
+
+private let smallData = [
+    "dataset.train_limit=256", "dataset.test_limit=128", "dataset.batch_size=64",
+]
+
+/// A resnet8 teacher trained for one epoch on the small split.
+private let teacherCheckpoint: Result<String, Error> = Result {
+    let options = try composedOptions(["method=teacher", "seed=3"], teachers: false)
+    return try RunTrainer(options: options, runDirectory: temporaryFolder()).train { _ in }.checkpoint.path
+}
+
+private func composedOptions(_ overrides: [String], teachers: Bool = true) throws -> TrainingOptions {
+    let composer = ConfigComposer(configRoot: repositoryRoot.appendingPathComponent("configs"))
+    var all = smallData + ["student_epochs=2"] + overrides
+    if teachers {
+        let checkpoint = try teacherCheckpoint.get()
+        all += [
+            "model/teacher@teacher1=resnet8", "model/teacher@teacher2=resnet8",
+            "+teacher1_ckpt=\(checkpoint)", "+teacher2_ckpt=\(checkpoint)",
+        ]
+    }
+    let composed = try composer.compose(primary: "base", overrides: all, source: "test")
+    return try TrainingOptions(config: composed.value)
+}
+
+private func run(_ options: TrainingOptions) throws -> [EpochReport] {
+    var reports: [EpochReport] = []
+    _ = try RunTrainer(options: options, runDirectory: temporaryFolder()).train { reports.append($0) }
+    return reports
+}
+
+/// Shortens the A-Step so the gate opens after the first evaluated epoch.
+private let shortAStep = [
+    "++teacher_adapt_epochs=3", "++synergy_only_epochs=1", "++teacher_eval_every=1",
+    "++enable_kd_after_syn_acc=0.01", "++a_step_lr=0.001", "++ib_mbm_out_dim=32",
+    "++ib_mbm_n_head=4",
+]
+
+@Test func asibStreamsTeacherThenStudentEpochs() throws {
+    let reports = try run(try composedOptions(["method=asib"] + shortAStep))
+    #expect(reports.map(\.phase) == ["teacher", "teacher", "teacher", "student", "student"])
+    #expect(reports.map(\.epoch) == [1, 2, 3, 1, 2])
+    let first = reports[0].metrics
+    #expect(first["synergy_only"] == 1)
+    #expect(first["kd_open"] == 0)
+    for key in ["syn_acc", "loss", "ce", "ib_kld", "ib_beta", "tau", "cw_mean"] {
+        #expect(first[key] != nil, "teacher metric \(key)")
+    }
+    // Evaluated after epoch 1, so epoch 2 trains with the gate open and the KL term on.
+    #expect(try #require(first["syn_acc"]) > 10)
+    #expect(reports[1].metrics["kd_open"] == 1)
+    #expect(try #require(reports[1].metrics["kd"]) > 0)
+    let student = reports[3].metrics
+    #expect(student["gate_ratio"] == 1)
+    #expect(try #require(student["kd_syn_ratio"]) > 0)
+    #expect(student["cw_mean"] != nil)
+}
+
+@Test func rungsDifferInBehaviour() throws {
+    func firstStudentLoss(_ rung: String) throws -> (Double, [EpochReport]) {
+        let reports = try run(try composedOptions(["method=asib_ablation_stage", "rung=\(rung)"] + shortAStep))
+        let student = try #require(reports.first { $0.phase == "student" })
+        return (try #require(student.metrics["loss"]), reports)
+    }
+    let (l1, l1Reports) = try firstStudentLoss("L1")
+    let (l2, l2Reports) = try firstStudentLoss("L2")
+    let (l3, _) = try firstStudentLoss("L3")
+    // L2: the A-Step adds the CCCP term once KD is open.
+    #expect(l1Reports[1].metrics["cccp"] == 0)
+    #expect(try #require(l2Reports[1].metrics["cccp"]) > 0)
+    // L3: the EMA student joins the KD target, so the B-Step differs from L1.
+    #expect(l1 != l3)
+    #expect(l1 != l2)
+    // L0 trains CE only, without an A-Step.
+    let l0 = try run(try composedOptions(["method=asib_ablation_ce", "rung=L0"]))
+    #expect(l0.allSatisfy { $0.phase == "student" })
+    #expect(l0[0].metrics["kd"] == 0)
+}
