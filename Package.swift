@@ -45,7 +45,7 @@ let package = Package(
             name: "asib-sweep",
             dependencies: [
                 "ASIBSupport", "ASIBConfig", "ASIBPlan", "ASIBCoordinator", "ASIBSlurm",
-                "ASIBTrainer",
+                "ASIBTrainer", "ASIBWire",
             ]
         ),
         .executableTarget(name: "asib-worker", dependencies: ["ASIBSupport", "ASIBWorker"]),

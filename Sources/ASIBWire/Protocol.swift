@@ -31,6 +31,7 @@ public enum WireProtocol {
         case hello = "HELLO"
         case ready = "READY"
         case assign = "ASSIGN"
+        case accept = "ACCEPT"
         case epoch = "EPOCH"
         case ack = "ACK"
         case done = "DONE"
@@ -180,13 +181,19 @@ public struct DoneBody: Codable, Sendable {
     public var finalAccuracy: Double
     public var bestAccuracy: Double
     public var seconds: Double
+    /// Spool sequence number, after the attempt's last EPOCH; the coordinator's ACK echoes it.
+    public var seq: Int?
 
-    public init(runId: String, attempt: Int, finalAccuracy: Double, bestAccuracy: Double, seconds: Double) {
+    public init(
+        runId: String, attempt: Int, finalAccuracy: Double, bestAccuracy: Double, seconds: Double,
+        seq: Int? = nil
+    ) {
         self.runId = runId
         self.attempt = attempt
         self.finalAccuracy = finalAccuracy
         self.bestAccuracy = bestAccuracy
         self.seconds = seconds
+        self.seq = seq
     }
 }
 
@@ -196,12 +203,15 @@ public struct FailBody: Codable, Sendable {
     public var reason: String
     /// False when a retry cannot help: a config lock mismatch, bad input, a missing file.
     public var retryable: Bool
+    /// Spool sequence number, after the attempt's last EPOCH; the coordinator's ACK echoes it.
+    public var seq: Int?
 
-    public init(runId: String, attempt: Int, reason: String, retryable: Bool) {
+    public init(runId: String, attempt: Int, reason: String, retryable: Bool, seq: Int? = nil) {
         self.runId = runId
         self.attempt = attempt
         self.reason = reason
         self.retryable = retryable
+        self.seq = seq
     }
 }
 

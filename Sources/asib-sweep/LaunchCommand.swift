@@ -15,14 +15,19 @@ struct LaunchCommand {
             print(Help.launch)
             return
         }
-        let localWorkers = try arguments.integer("--local", in: 1...64)
+        let localWorkers = try arguments.integer("--local", in: 0...64)
         let port = try arguments.integer("--port", in: 0...65535) ?? 0
         let maxAttempts = try arguments.integer("--max-attempts", in: 1...100) ?? 2
+        let restarts = try arguments.integer("--worker-restarts", in: 0...1000) ?? 0
+        let keys = try arguments.value("--keys").map { URL(fileURLWithPath: $0).standardizedFileURL }
+        let bindAddress = try arguments.value("--bind") ?? "127.0.0.1"
+        let allowInsecure = arguments.flag("--allow-insecure-bind")
+        try BindPolicy.check(address: bindAddress, keys: keys, allowInsecure: allowInsecure)
         let options = try SweepOptions(arguments: &arguments, subcommand: "launch")
         guard let localWorkers else {
             throw UsageError("missing --local N: give the number of local worker processes, e.g. --local 2")
         }
-        let workerExecutable = try Self.workerExecutable()
+        let workerExecutable = localWorkers > 0 ? try Self.workerExecutable() : URL(fileURLWithPath: "/")
 
         let plan = try options.makePlan()
         let primary = try SweepSpec.load(from: options.specURL).config
@@ -42,9 +47,9 @@ struct LaunchCommand {
         let coordinator = try Coordinator(
             runs: runs,
             options: .init(
-                endpoint: "tcp://127.0.0.1:\(port == 0 ? "*" : String(port))",
+                endpoint: "tcp://\(bindAddress):\(port == 0 ? "*" : String(port))",
                 resultsDirectory: results, configRoot: options.configRoot, primaryConfig: primary,
-                planSHA256: plan.planSHA256, maxAttempts: maxAttempts
+                planSHA256: plan.planSHA256, maxAttempts: maxAttempts, keysDirectory: keys
             ),
             store: store
         )
@@ -55,13 +60,16 @@ struct LaunchCommand {
         print("results: \(results.path)")
         print("coordinator: \(endpoint), \(localWorkers) local workers x \(threads) BLAS threads")
 
-        let pool = LocalWorkerPool()
+        let pool = LocalWorkerPool(restarts: restarts)
         InterruptHandler.install(pool: pool)
-        try pool.start(
-            count: localWorkers, workerExecutable: workerExecutable, endpoint: endpoint,
-            threads: threads, logDirectory: results.appendingPathComponent("logs")
-        )
-        let outcome = try coordinator.serve(pool: pool)
+        if localWorkers > 0 {
+            try pool.start(
+                count: localWorkers, workerExecutable: workerExecutable, endpoint: endpoint,
+                threads: threads, logDirectory: results.appendingPathComponent("logs"),
+                extraArguments: keys.map { ["--keys", $0.path] } ?? []
+            )
+        }
+        let outcome = try coordinator.serve(pool: localWorkers > 0 ? pool : nil)
 
         try Reports.write(store: store, to: results)
         print("finished: \(outcome.done) done, \(outcome.failed) failed, \(outcome.cancelled) cancelled")
