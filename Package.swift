@@ -62,6 +62,6 @@ let package = Package(
             dependencies: ["ASIBCoordinator", "ASIBWire", "ASIBPlan"]
         ),
         .testTarget(name: "ASIBSlurmTests", dependencies: ["ASIBSlurm", "ASIBPlan"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["ASIBSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ASIBSupport", "ASIBWire"]),
     ]
 )

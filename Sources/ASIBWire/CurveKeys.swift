@@ -57,7 +57,8 @@ public enum CurveSupport {
 ///     coordinator.pub, coordinator.secret   the coordinator's pair
 ///     worker.pub, worker.secret             the pair that workers started with --keys DIR use
 ///     authorized_workers                    worker public keys the coordinator accepts,
-///                                           one per line; '#' starts a comment
+///                                           one per line; any other line starting with
+///                                           '#' is a comment
 ///
 /// Every file is created with mode 0600 and the folder with 0700, because the secrets
 /// grant the right to take and report work.
@@ -95,6 +96,7 @@ public struct CurveKeyFolder: Sendable {
         try writePrivate(worker.secretKey + "\n", to: workerSecret)
         try writePrivate(
             "# CURVE public keys (Z85) of the workers the coordinator accepts, one per line.\n"
+                + "# Other lines starting with '#' are comments.\n"
                 + worker.publicKey + "\n",
             to: authorizedWorkers
         )
@@ -118,9 +120,11 @@ public struct CurveKeyFolder: Sendable {
         let text = try readText(authorizedWorkers)
         var keys: Set<String> = []
         for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)
-                .first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.isEmpty { continue }
+            // '#' is also a Z85 digit, so a line that is a valid key counts as a key even
+            // when it starts with '#'.
+            if line.hasPrefix("#") && !CurveSupport.isValidZ85Key(line) { continue }
             guard CurveSupport.isValidZ85Key(line) else {
                 throw UsageError(
                     "\(authorizedWorkers.path):\(number + 1): '\(line.prefix(48))' is not a CURVE "

@@ -59,7 +59,10 @@ public final class WorkerSession {
                 lastHeard = clock.now
                 handle(frames)
             }
-            flushTask()
+            if flushTask() {
+                // Ask for the next run at once instead of after readyRetry.
+                lastReady = clock.now - .seconds(3600)
+            }
 
             let now = clock.now
             if now - lastResend >= WireProtocol.resendInterval {
@@ -171,9 +174,10 @@ public final class WorkerSession {
 
     // MARK: - Outgoing
 
-    /// Sends what the training thread spooled and clears a finished task.
-    private func flushTask() {
-        guard let current = task else { return }
+    /// Sends what the training thread spooled and clears a finished task. Returns true when
+    /// the task finished.
+    private func flushTask() -> Bool {
+        guard let current = task else { return false }
         let finished = current.isFinished
         for record in current.takeOutgoing() {
             sendFrames(record.frames)
@@ -182,6 +186,7 @@ public final class WorkerSession {
             trained += 1
             task = nil
         }
+        return finished
     }
 
     private func resendSpool() {

@@ -55,7 +55,7 @@ struct LaunchCommand {
         )
         let endpoint = try coordinator.bind()
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let threads = max(1, cores / localWorkers)
+        let threads = max(1, cores / max(1, localWorkers))
         print("sweep \(plan.sweep): \(runs.count) runs, plan \(plan.planSHA256.prefix(12))")
         print("results: \(results.path)")
         print("coordinator: \(endpoint), \(localWorkers) local workers x \(threads) BLAS threads")

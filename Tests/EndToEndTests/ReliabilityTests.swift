@@ -1,0 +1,266 @@
+import ASIBWire
+import Foundation
+import Testing
+
+/// Fault injection with real processes: workers and coordinators killed with SIGKILL,
+/// garbage on the wire and workers with wrong keys. Each test prints its figures, which
+/// RELIABILITY.md records.
+@Suite("reliability", .serialized)
+struct ReliabilityTests {
+    static let runCount = 30
+
+    @Test("sweep survives killed workers")
+    func killedWorkers() throws {
+        let directory = try ExecutableRunner.temporaryDirectory("chaos-workers")
+        let spec = try FaultInjection.tinySweep(in: directory, name: "chaos", count: Self.runCount)
+        let out = directory.appendingPathComponent("out")
+        let started = Date()
+        let launch = try BackgroundProcess(
+            "asib-sweep",
+            ["launch", "--local", "3", "--worker-restarts", "30", "--max-attempts", "10",
+             "--configs", "configs", "--out", out.path, spec.path],
+            logPrefix: directory.appendingPathComponent("launch")
+        )
+
+        // Kill a random worker of this launch every 0.4-1.0 s: at least 10 kills, at most
+        // 20, and for no longer than 90 s.
+        var kills = 0
+        var generator = SystemRandomNumberGenerator()
+        let chaosDeadline = Date().addingTimeInterval(90)
+        while launch.isRunning && kills < 20 && Date() < chaosDeadline {
+            Thread.sleep(forTimeInterval: Double.random(in: 0.4...1.0, using: &generator))
+            let workers = FaultInjection.children(of: launch.pid)
+            guard let victim = workers.randomElement(using: &generator) else { continue }
+            if kill(victim, SIGKILL) == 0 {
+                kills += 1
+            }
+        }
+        let finished = launch.wait(timeout: 120)
+        let seconds = Date().timeIntervalSince(started)
+        print("reliability: killed workers \(kills) times; sweep of \(Self.runCount) runs took \(String(format: "%.1f", seconds)) s")
+
+        #expect(finished, "launch did not finish; stderr: \(launch.error.suffix(2000))")
+        #expect(launch.process.terminationStatus == 0, "stderr: \(launch.error.suffix(2000))")
+        #expect(kills >= 10, "only \(kills) kills happened before the sweep finished")
+        let problems = try FaultInjection.exactlyOnceProblems(results: out, runs: Self.runCount, epochs: 1)
+        #expect(problems.isEmpty, "\(problems)")
+        let restarts = launch.output.components(separatedBy: "retrying ").count - 1
+        print("reliability: \(restarts) runs queued again after a worker died")
+    }
+
+    @Test("sweep survives coordinator restarts")
+    func restartedCoordinator() throws {
+        let directory = try ExecutableRunner.temporaryDirectory("chaos-coordinator")
+        let spec = try FaultInjection.tinySweep(in: directory, name: "restart", count: Self.runCount)
+        let out = directory.appendingPathComponent("out")
+        let port = try FaultInjection.freePort()
+        let endpoint = "tcp://127.0.0.1:\(port)"
+        let launchArguments = [
+            "launch", "--local", "0", "--port", String(port), "--max-attempts", "10",
+            "--configs", "configs", "--out", out.path, spec.path,
+        ]
+        let started = Date()
+        var workers: [BackgroundProcess] = []
+        defer {
+            for worker in workers { worker.kill() }
+        }
+        for number in 1...3 {
+            workers.append(try BackgroundProcess(
+                "asib-worker",
+                ["--connect", endpoint, "--threads", "1", "--worker-id", "w\(number)",
+                 "--spool", directory.appendingPathComponent("spool-\(number)").path],
+                logPrefix: directory.appendingPathComponent("worker-\(number)")
+            ))
+        }
+
+        var restarts = 0
+        var coordinator = try BackgroundProcess(
+            "asib-sweep", launchArguments, logPrefix: directory.appendingPathComponent("launch-0")
+        )
+        // Kill the coordinator three times while runs are in flight, 1.5-3 s after each start.
+        while restarts < 3 && coordinator.isRunning {
+            Thread.sleep(forTimeInterval: Double.random(in: 1.5...3.0))
+            guard coordinator.isRunning else { break }
+            coordinator.kill()
+            restarts += 1
+            coordinator = try BackgroundProcess(
+                "asib-sweep", launchArguments,
+                logPrefix: directory.appendingPathComponent("launch-\(restarts)")
+            )
+        }
+        let finished = coordinator.wait(timeout: 120)
+        let seconds = Date().timeIntervalSince(started)
+        for worker in workers {
+            worker.wait(timeout: 15)
+        }
+        print("reliability: coordinator killed \(restarts) times; sweep of \(Self.runCount) runs took \(String(format: "%.1f", seconds)) s")
+
+        #expect(restarts == 3, "the sweep finished after \(restarts) restarts")
+        #expect(finished, "last coordinator did not finish; stderr: \(coordinator.error.suffix(2000))")
+        #expect(coordinator.process.terminationStatus == 0, "stderr: \(coordinator.error.suffix(2000))")
+        let problems = try FaultInjection.exactlyOnceProblems(results: out, runs: Self.runCount, epochs: 1)
+        #expect(problems.isEmpty, "\(problems)")
+        for (number, worker) in workers.enumerated() {
+            #expect(!worker.isRunning, "worker \(number + 1) still running")
+            let spool = directory.appendingPathComponent("spool-\(number + 1)")
+            let left = try FileManager.default.contentsOfDirectory(atPath: spool.path).filter { $0.hasSuffix(".json") }
+            #expect(left.isEmpty, "worker \(number + 1) kept unacknowledged records \(left)")
+        }
+    }
+
+    @Test("garbage frames leave the coordinator up")
+    func garbageFrames() throws {
+        let directory = try ExecutableRunner.temporaryDirectory("garbage")
+        let spec = try FaultInjection.tinySweep(in: directory, name: "garbage", count: 6)
+        let out = directory.appendingPathComponent("out")
+        let port = try FaultInjection.freePort()
+        let launch = try BackgroundProcess(
+            "asib-sweep",
+            ["launch", "--local", "2", "--port", String(port), "--configs", "configs",
+             "--out", out.path, spec.path],
+            logPrefix: directory.appendingPathComponent("launch")
+        )
+
+        let bindDeadline = Date().addingTimeInterval(30)
+        while !launch.output.contains("coordinator: ") && launch.isRunning && Date() < bindDeadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let context = try ZMQContext()
+        let socket = try ZMQSocket(context: context, kind: .dealer)
+        try socket.setHighWaterMarks(20_000)
+        try socket.connect("tcp://127.0.0.1:\(port)")
+        var generator = SystemRandomNumberGenerator()
+        let started = Date()
+        var sent = 0
+        for index in 0..<10_000 {
+            let frames = GarbageFrames.make(index: index, using: &generator)
+            if try socket.sendNow(frames) {
+                sent += 1
+            } else {
+                Thread.sleep(forTimeInterval: 0.001)
+            }
+        }
+        let sendSeconds = Date().timeIntervalSince(started)
+        let finished = launch.wait(timeout: 120)
+        socket.close()
+        let rejectedLines = launch.error.components(separatedBy: "rejected message").count - 1
+        print("reliability: \(sent) of 10000 garbage messages queued in \(String(format: "%.2f", sendSeconds)) s; \(rejectedLines) rejection log lines")
+
+        #expect(sent >= 9_000, "only \(sent) garbage messages could be queued")
+        #expect(finished, "launch did not finish; stderr: \(launch.error.suffix(2000))")
+        #expect(launch.process.terminationStatus == 0, "stderr: \(launch.error.suffix(2000))")
+        #expect(rejectedLines > 0)
+        // The first 20 rejections are logged, then one line per hundred.
+        #expect(rejectedLines <= 20 + 10_000 / 100 + 10)
+        let problems = try FaultInjection.exactlyOnceProblems(results: out, runs: 6, epochs: 1)
+        #expect(problems.isEmpty, "\(problems)")
+    }
+
+    @Test("worker without the right key gets no work")
+    func curveRejectsUnknownKeys() throws {
+        #expect(CurveSupport.isAvailable, "Debian's libzmq5 is built with CURVE")
+        let directory = try ExecutableRunner.temporaryDirectory("curve")
+        let good = directory.appendingPathComponent("keys")
+        let stranger = directory.appendingPathComponent("stranger")
+        for folder in [good, stranger] {
+            let made = try ExecutableRunner.run("asib-sweep", ["keys", folder.path])
+            #expect(made.status == 0, "stderr: \(made.error)")
+        }
+        for name in ["coordinator.secret", "worker.secret", "authorized_workers"] {
+            let attributes = try FileManager.default.attributesOfItem(atPath: good.appendingPathComponent(name).path)
+            #expect((attributes[.posixPermissions] as? Int) == 0o600, "mode of \(name)")
+        }
+        // The stranger knows the coordinator's public key but has an unlisted key pair.
+        try FileManager.default.removeItem(at: stranger.appendingPathComponent("coordinator.pub"))
+        try FileManager.default.copyItem(
+            at: good.appendingPathComponent("coordinator.pub"),
+            to: stranger.appendingPathComponent("coordinator.pub")
+        )
+
+        let spec = try FaultInjection.tinySweep(in: directory, name: "curve", count: 2)
+        let out = directory.appendingPathComponent("out")
+        let port = try FaultInjection.freePort()
+        let endpoint = "tcp://127.0.0.1:\(port)"
+        let launch = try BackgroundProcess(
+            "asib-sweep",
+            ["launch", "--local", "0", "--port", String(port), "--keys", good.path,
+             "--configs", "configs", "--out", out.path, spec.path],
+            logPrefix: directory.appendingPathComponent("launch")
+        )
+        defer { launch.kill() }
+        var intruders: [BackgroundProcess] = []
+        defer {
+            for intruder in intruders { intruder.kill() }
+        }
+        intruders.append(try BackgroundProcess(
+            "asib-worker",
+            ["--connect", endpoint, "--worker-id", "wrong-key", "--keys", stranger.path,
+             "--spool", directory.appendingPathComponent("spool-wrong").path],
+            logPrefix: directory.appendingPathComponent("wrong-key")
+        ))
+        intruders.append(try BackgroundProcess(
+            "asib-worker",
+            ["--connect", endpoint, "--worker-id", "no-key",
+             "--spool", directory.appendingPathComponent("spool-none").path],
+            logPrefix: directory.appendingPathComponent("no-key")
+        ))
+        Thread.sleep(forTimeInterval: 4)
+        #expect(!launch.output.contains("started "), "an unauthenticated worker got work: \(launch.output)")
+        #expect(launch.error.contains("rejected connection"), "stderr: \(launch.error.suffix(2000))")
+
+        let member = try BackgroundProcess(
+            "asib-worker",
+            ["--connect", endpoint, "--worker-id", "member", "--keys", good.path,
+             "--spool", directory.appendingPathComponent("spool-member").path],
+            logPrefix: directory.appendingPathComponent("member")
+        )
+        let finished = launch.wait(timeout: 60)
+        member.wait(timeout: 15)
+        #expect(finished, "stderr: \(launch.error.suffix(2000))")
+        #expect(launch.process.terminationStatus == 0, "stderr: \(launch.error.suffix(2000))")
+        for intruder in intruders {
+            #expect(!intruder.error.contains("run assigned"), "\(intruder.error.suffix(1000))")
+        }
+        let startedLines = launch.output.split(separator: "\n").filter { $0.hasPrefix("started ") }
+        #expect(startedLines.count == 2)
+        #expect(startedLines.allSatisfy { $0.hasSuffix(" on member") }, "\(startedLines)")
+    }
+}
+
+/// Messages a hostile or broken peer might send: random bytes, wrong frame counts, unknown
+/// versions and types, malformed JSON, valid envelopes with unknown run ids, truncated
+/// copies of valid messages and, rarely, a message over the size limit.
+enum GarbageFrames {
+    static func make(index: Int, using generator: inout SystemRandomNumberGenerator) -> [Data] {
+        func bytes(_ count: Int) -> Data {
+            Data((0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        }
+        let version = Data(WireProtocol.version.utf8)
+        let epoch = Data(#"{"attempt":1,"epoch":1,"metrics":{"acc":50},"phase":"student","run_id":"no-such-run","seq":1}"#.utf8)
+        switch index % 9 {
+        case 0:
+            return (0..<Int.random(in: 1...6, using: &generator)).map { _ in bytes(Int.random(in: 0...64, using: &generator)) }
+        case 1:
+            return [Data("asib/99".utf8), Data("READY".utf8), Data("{}".utf8)]
+        case 2:
+            return [version, Data("EPOCH".utf8), Data("{not json".utf8)]
+        case 3:
+            return [version, Data("EPOCH".utf8), epoch]
+        case 4:
+            return [version, Data("EPOCH".utf8), epoch.prefix(Int.random(in: 0..<epoch.count, using: &generator))]
+        case 5:
+            return [version, Data("DONE".utf8)]
+        case 6:
+            return [version, Data("DANCE".utf8), Data("{}".utf8)]
+        case 7:
+            return [version, Data("ASSIGN".utf8), Data("{}".utf8), Data()]
+        default:
+            // One message in 900 exceeds ZMQ_MAXMSGSIZE, which makes libzmq drop the
+            // connection; the DEALER reconnects by itself.
+            if index % 900 == 8 {
+                return [version, Data("EPOCH".utf8), Data(count: Int(WireProtocol.maxMessageBytes) + 1)]
+            }
+            return [version, Data("HEARTBEAT".utf8), bytes(Int.random(in: 0...128, using: &generator))]
+        }
+    }
+}
