@@ -21,7 +21,8 @@ final class TrainingSession {
     private let teacherSoftened: Tensor
     private let teacherTarget: Tensor
     private let logitGradient: Tensor
-    private var step = 0
+    /// Optimiser steps taken; the learning-rate schedule is indexed by it.
+    var step = 0
 
     init(
         options: TrainingOptions, student: ResNetModel, teachers: TeacherEnsemble?,
