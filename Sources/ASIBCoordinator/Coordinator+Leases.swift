@@ -9,7 +9,8 @@ import Foundation
 /// in sweep.db and a lease that every HEARTBEAT, EPOCH, DONE or FAIL of that attempt renews.
 /// When the lease runs out the attempt fails and the run is queued as its next attempt.
 /// Messages of an attempt that is no longer current are stored as late and acknowledged,
-/// so the worker drops them, but never count as metrics or results.
+/// so the worker drops them. A late DONE or FAIL changes no run; a late EPOCH is kept under
+/// its own attempt, which reports use only for epochs a resumed later attempt skipped.
 extension Coordinator {
     enum Classification {
         /// The attempt holds the run (after claiming or adopting it when needed).

@@ -352,6 +352,12 @@ public final class Coordinator {
         case .current:
             break
         case .late(let detail):
+            // The metrics stay under their own attempt, so a later attempt that resumed
+            // after this epoch can show it, but they never replace the later attempt's rows.
+            try store.recordEpoch(
+                runID: epoch.runId, attempt: epoch.attempt, seq: epoch.seq, phase: epoch.phase,
+                epoch: epoch.epoch, metrics: epoch.metrics
+            )
             try recordLate(
                 type: .epoch, runID: epoch.runId, attempt: epoch.attempt, seq: epoch.seq,
                 peer: peer, detail: detail

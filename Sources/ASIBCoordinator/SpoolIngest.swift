@@ -3,8 +3,8 @@ import ASIBWire
 import Foundation
 
 /// Merges the records of worker spool folders into a store, with the coordinator's rules:
-/// metrics of a run's latest attempt are stored once, DONE or FAIL closes that attempt only
-/// while it is running, and records of superseded attempts are stored as late.
+/// metrics are stored once under their attempt, DONE or FAIL closes the latest attempt only
+/// while it is running, and records of superseded attempts are also stored as late.
 public struct SpoolIngest {
     public struct Counts: Equatable {
         public var epochsStored = 0
@@ -40,6 +40,18 @@ public struct SpoolIngest {
         }
     }
 
+    private func storeEpoch(_ body: Data, counts: inout Counts, countDuplicates: Bool) throws {
+        let epoch = try WireProtocol.decodeBody(EpochBody.self, body)
+        if try store.recordEpoch(
+            runID: epoch.runId, attempt: epoch.attempt, seq: epoch.seq, phase: epoch.phase,
+            epoch: epoch.epoch, metrics: epoch.metrics
+        ) {
+            counts.epochsStored += 1
+        } else if countDuplicates {
+            counts.duplicates += 1
+        }
+    }
+
     private func ingest(_ record: SpoolRecord, worker: String, counts: inout Counts) throws {
         let body = Data(record.body.utf8)
         let run = try store.progress(of: record.runId)
@@ -53,19 +65,15 @@ public struct SpoolIngest {
             } else {
                 counts.duplicates += 1
             }
+            // As in the coordinator, a late EPOCH stays under its own attempt.
+            if record.type == WireProtocol.MessageType.epoch.rawValue {
+                try storeEpoch(body, counts: &counts, countDuplicates: false)
+            }
             return
         }
         switch WireProtocol.MessageType(rawValue: record.type) {
         case .epoch:
-            let epoch = try WireProtocol.decodeBody(EpochBody.self, body)
-            if try store.recordEpoch(
-                runID: epoch.runId, attempt: epoch.attempt, seq: epoch.seq, phase: epoch.phase,
-                epoch: epoch.epoch, metrics: epoch.metrics
-            ) {
-                counts.epochsStored += 1
-            } else {
-                counts.duplicates += 1
-            }
+            try storeEpoch(body, counts: &counts, countDuplicates: true)
         case .done:
             let done = try WireProtocol.decodeBody(DoneBody.self, body)
             guard run.status == RunStatus.running.rawValue else {

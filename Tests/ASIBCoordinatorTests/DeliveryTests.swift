@@ -99,19 +99,21 @@ struct DeliveryTests {
 
         var counts = SpoolIngest.Counts()
         try SpoolIngest(store: store).ingest(directory: folder, into: &counts)
-        #expect(counts.epochsStored == 2)
+        #expect(counts.epochsStored == 3)
         #expect(counts.late == 1)
         #expect(counts.runsDone == 1)
         #expect(counts.skipped == 1)
         #expect(try store.runs().first?.status == "done")
-        #expect(try store.epochRows().map(\.attempt) == [2, 2])
+        #expect(try store.epochRows().map(\.attempt) == [1, 2, 2])
+        #expect(try store.lateMessageCount() == 1)
 
         var again = SpoolIngest.Counts()
         try SpoolIngest(store: store).ingest(directory: folder, into: &again)
         #expect(again.epochsStored == 0)
         #expect(again.runsDone == 0)
         #expect(again.duplicates == 4)
-        #expect(try store.epochRows().count == 2)
+        #expect(try store.epochRows().count == 3)
+        #expect(try store.lateMessageCount() == 1)
     }
 
     @Test("bind policy", arguments: [

@@ -108,6 +108,66 @@ struct ReliabilityTests {
         }
     }
 
+    @Test("killed run resumes after last epoch")
+    func killedRunResumes() throws {
+        let directory = try ExecutableRunner.temporaryDirectory("resume")
+        let spec = directory.appendingPathComponent("resume.yaml")
+        try """
+            sweep: resume
+            config: base
+            overrides:
+              - dataset.train_limit=1000
+              - dataset.test_limit=200
+              - dataset.batch_size=50
+              - student_epochs=3
+            students:
+              model: resnet8
+              axes:
+                method: [ce_only]
+                rung: [none]
+                seed: [1]
+
+            """.write(to: spec, atomically: true, encoding: .utf8)
+        let out = directory.appendingPathComponent("out")
+        let launch = try BackgroundProcess(
+            "asib-sweep",
+            ["launch", "--local", "1", "--worker-restarts", "1", "--configs", "configs",
+             "--out", out.path, spec.path],
+            logPrefix: directory.appendingPathComponent("launch")
+        )
+        defer { launch.kill() }
+
+        // Kill the worker once the resume state of epoch 1 is on disk.
+        let resumeFile = out.appendingPathComponent("runs/ce_only-s1/resume.bin")
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: resumeFile.path) && launch.isRunning && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        let victim = try #require(FaultInjection.children(of: launch.pid).first)
+        #expect(kill(victim, SIGKILL) == 0)
+        let finished = launch.wait(timeout: 90)
+
+        #expect(finished, "stderr: \(launch.error.suffix(2000))")
+        #expect(launch.process.terminationStatus == 0, "stderr: \(launch.error.suffix(2000))")
+        let workerLog = try String(contentsOf: out.appendingPathComponent("logs/worker-1.log"), encoding: .utf8)
+        #expect(workerLog.contains("resuming after epoch"), "\(workerLog.suffix(2000))")
+
+        let summary = try CSVTable(url: out.appendingPathComponent("summary.csv"))
+        let row = try #require(summary.rows.first)
+        #expect(summary.value(row, "status") == "done")
+        #expect(summary.value(row, "attempts") == "2")
+        for epoch in 1...3 {
+            #expect(summary.value(row, "student_ep\(epoch)_acc")?.isEmpty == false, "epoch \(epoch)")
+        }
+        let epochs = try CSVTable(url: out.appendingPathComponent("epochs.csv"))
+        let secondAttempt = epochs.rows.filter { epochs.value($0, "attempt") == "2" }
+            .compactMap { epochs.value($0, "local_epoch").flatMap(Int.init) }
+        // The resume state after epoch 1 existed before the kill, so attempt 2 skips epoch 1.
+        #expect(!secondAttempt.isEmpty)
+        #expect(!secondAttempt.contains(1), "attempt 2 reported epochs \(secondAttempt)")
+        #expect(secondAttempt.last == 3)
+    }
+
     @Test("garbage frames leave the coordinator up")
     func garbageFrames() throws {
         let directory = try ExecutableRunner.temporaryDirectory("garbage")
