@@ -108,8 +108,10 @@ enum FaultInjection {
         return url
     }
 
-    /// Checks the result tables of a finished sweep: every run done once, and one metric
-    /// row per run from its done attempt. Returns the problems found.
+    /// Checks the result tables of a finished sweep: every run done once, no metric row
+    /// stored twice for one attempt, and every epoch of every run reported by the done attempt
+    /// or, when that attempt resumed after it, by an earlier attempt. Returns the problems
+    /// found.
     static func exactlyOnceProblems(results: URL, runs: Int, epochs: Int) throws -> [String] {
         var problems: [String] = []
         let summary = try CSVTable(url: results.appendingPathComponent("summary.csv"))
@@ -126,20 +128,25 @@ enum FaultInjection {
         }
         let table = try CSVTable(url: results.appendingPathComponent("epochs.csv"))
         var seen: Set<String> = []
-        var doneRows = 0
+        var covered: Set<String> = []
         for row in table.rows {
             let runID = table.value(row, "run_id") ?? "?"
             let attempt = table.value(row, "attempt") ?? "?"
-            let key = "\(runID)/\(attempt)/\(table.value(row, "phase") ?? "")/\(table.value(row, "local_epoch") ?? "")"
-            if !seen.insert(key).inserted {
-                problems.append("duplicate metric row \(key)")
+            let epoch = "\(table.value(row, "phase") ?? "")/\(table.value(row, "local_epoch") ?? "")"
+            if !seen.insert("\(runID)/\(attempt)/\(epoch)").inserted {
+                problems.append("duplicate metric row \(runID) attempt \(attempt) \(epoch)")
             }
-            if doneAttempt[runID] == attempt {
-                doneRows += 1
+            if let done = doneAttempt[runID].flatMap(Int.init), let number = Int(attempt), number <= done {
+                covered.insert("\(runID)/\(epoch)")
             }
         }
-        if doneRows != runs * epochs {
-            problems.append("\(doneRows) metric rows from done attempts, expected \(runs * epochs)")
+        if covered.count != runs * epochs {
+            problems.append("\(covered.count) (run, epoch) pairs have metrics, expected \(runs * epochs)")
+        }
+        for row in summary.rows {
+            for epoch in 1...epochs where (summary.value(row, "student_ep\(epoch)_acc") ?? "").isEmpty {
+                problems.append("summary.csv lacks epoch \(epoch) of \(summary.value(row, "run_id") ?? "?")")
+            }
         }
         return problems
     }
