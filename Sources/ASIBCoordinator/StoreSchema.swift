@@ -13,7 +13,7 @@ enum StoreSchema {
         ) { $0.int(0) }
         if existing.first == 0 {
             try database.execute(tables)
-            try database.execute(lateMessagesTable)
+            try database.execute(version2Changes)
             try database.run(
                 "INSERT INTO schema_version (version) VALUES (?1)",
                 [.integer(version)]
@@ -22,8 +22,7 @@ enum StoreSchema {
         }
         var found = try database.query("SELECT max(version) FROM schema_version") { $0.int(0) }
         if found.first == 1 {
-            // Version 2 only adds the late_messages table.
-            try database.execute(lateMessagesTable)
+            try database.execute(version2Changes)
             try database.run("INSERT INTO schema_version (version) VALUES (2)")
             found = [2]
         }
@@ -36,9 +35,13 @@ enum StoreSchema {
         }
     }
 
-    /// Messages of attempts that were superseded when they arrived (the lease had expired or
-    /// the run was done). They are kept for the record and never counted as results.
-    private static let lateMessagesTable = """
+    /// Version 2 adds `late_messages`: messages of attempts that were superseded when they
+    /// arrived (the lease had expired or the run was done), kept for the record. It also adds
+    /// `runs.superseded_at`, set on a run archived because its planned config changed; such a
+    /// run keeps its results under the id `RUN_ID@HASH12` and is left out of plans and reports.
+    private static let version2Changes = """
+        ALTER TABLE runs ADD COLUMN superseded_at REAL;
+
         CREATE TABLE late_messages (
             run_id TEXT NOT NULL REFERENCES runs (run_id),
             attempt INTEGER NOT NULL,

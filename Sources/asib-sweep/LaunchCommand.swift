@@ -39,6 +39,12 @@ struct LaunchCommand {
 
         try FileManager.default.createDirectory(at: results, withIntermediateDirectories: true)
         let store = try SweepStore(path: results.appendingPathComponent("sweep.db"))
+        // A run whose config changed since the last launch becomes a new run; the old one
+        // keeps its results in sweep.db and its folder under the archived id.
+        for archived in try store.supersedeChangedRuns(planned: runs.map(Self.runRecord)) {
+            try Self.archiveRunFolder(archived, results: results)
+            print("config of \(archived.runID) changed: old results kept as \(archived.archivedID)")
+        }
         try store.registerPlan(
             sweep: plan.sweep, planSHA256: plan.planSHA256, runs: runs.map(Self.runRecord)
         )
@@ -106,6 +112,22 @@ struct LaunchCommand {
             } catch let error as ReportableError where error.exitCode == ExitCode.usage {
                 throw UsageError("run \(run.runID) (index \(run.index)): \(error.description)")
             }
+        }
+    }
+
+    /// Moves `runs/RUN_ID` to `runs/ARCHIVED_ID`, so the new run starts in an empty folder
+    /// and never resumes from the old config's files.
+    static func archiveRunFolder(_ archived: SupersededRun, results: URL) throws {
+        let from = RunFiles.runDirectory(results: results, runID: archived.runID)
+        let to = RunFiles.runDirectory(results: results, runID: archived.archivedID)
+        guard FileManager.default.fileExists(atPath: from.path) else { return }
+        do {
+            try FileManager.default.moveItem(at: from, to: to)
+        } catch {
+            throw RuntimeFailure(
+                "cannot move '\(from.path)' to '\(to.path)': \(error.localizedDescription); "
+                    + "move or remove the old run folder by hand"
+            )
         }
     }
 

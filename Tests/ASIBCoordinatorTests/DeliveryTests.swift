@@ -61,17 +61,23 @@ struct DeliveryTests {
         #expect(try store.lateMessageCount() == 1)
     }
 
-    @Test("version 1 store gains late table")
+    @Test("version 1 store is upgraded")
     func schemaMigration() throws {
         let fixture = try StoreFixture()
         let run = StoreFixture.record(index: 0)
         _ = try fixture.storeWithPlan([run])
         let database = try SQLiteDatabase(path: fixture.databaseURL)
-        try database.execute("DROP TABLE late_messages; DELETE FROM schema_version; INSERT INTO schema_version VALUES (1);")
+        try database.execute(
+            """
+            DROP TABLE late_messages; ALTER TABLE runs DROP COLUMN superseded_at;
+            DELETE FROM schema_version; INSERT INTO schema_version VALUES (1);
+            """
+        )
 
         let store = try fixture.openStore()
         #expect(try store.lateMessageCount() == 0)
         #expect(try store.runs().map(\.runID) == [run.runID])
+        #expect(try store.supersedeChangedRuns(planned: [run]).isEmpty)
     }
 
     @Test("ingest stores spooled records once")

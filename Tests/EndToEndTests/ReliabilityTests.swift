@@ -180,6 +180,32 @@ struct ReliabilityTests {
         #expect(secondAttempt.last == 3)
     }
 
+    @Test("relaunch trains only changed runs")
+    func relaunchChangedConfig() throws {
+        let directory = try ExecutableRunner.temporaryDirectory("relaunch")
+        let spec = try FaultInjection.tinySweep(in: directory, name: "relaunch", count: 2)
+        let out = directory.appendingPathComponent("out")
+        let base = ["launch", "--local", "1", "--configs", "configs", "--out", out.path, spec.path]
+        let first = try ExecutableRunner.run("asib-sweep", base, timeout: 120)
+        #expect(first.status == 0, "stderr: \(first.error)")
+
+        let unchanged = try ExecutableRunner.run("asib-sweep", base, timeout: 120)
+        #expect(unchanged.status == 0, "stderr: \(unchanged.error)")
+        #expect(!unchanged.output.contains("started "), "\(unchanged.output)")
+
+        // Another learning rate changes every run's config hash: both train again as new runs.
+        let changed = try ExecutableRunner.run("asib-sweep", base + ["student_lr=0.02"], timeout: 120)
+        #expect(changed.status == 0, "stderr: \(changed.error)")
+        let started = changed.output.split(separator: "\n").filter { $0.hasPrefix("started ") }
+        #expect(started.count == 2, "\(changed.output)")
+        #expect(changed.output.contains("old results kept as ce_only-s1@"), "\(changed.output)")
+        let folders = try FileManager.default.contentsOfDirectory(atPath: out.appendingPathComponent("runs").path)
+        #expect(folders.filter { $0.contains("@") }.count == 2, "\(folders)")
+        let summary = try CSVTable(url: out.appendingPathComponent("summary.csv"))
+        #expect(summary.rows.count == 2)
+        #expect(summary.rows.allSatisfy { summary.value($0, "attempts") == "1" })
+    }
+
     @Test("garbage frames leave the coordinator up")
     func garbageFrames() throws {
         let directory = try ExecutableRunner.temporaryDirectory("garbage")
