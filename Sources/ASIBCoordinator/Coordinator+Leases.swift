@@ -9,11 +9,11 @@ import Foundation
 /// in sweep.db and a lease that every HEARTBEAT, EPOCH, DONE or FAIL of that attempt renews.
 /// When the lease runs out the attempt fails and the run is queued as its next attempt.
 /// Messages of an attempt that is no longer current are stored as late and acknowledged,
-/// so the worker drops them. A late DONE or FAIL changes no run; a late EPOCH is kept under
-/// its own attempt, which reports use only for epochs a resumed later attempt skipped.
+/// so the worker drops them. A late DONE or FAIL changes no run. A late EPOCH is kept under
+/// its own attempt, and reports use it only for epochs that a resumed later attempt skipped.
 extension Coordinator {
     enum Classification {
-        /// The attempt holds the run (after claiming or adopting it when needed).
+        /// The attempt is the run's current one (after claiming or adopting it when needed).
         case current
         /// The attempt was superseded, or the run is final.
         case late(String)
@@ -76,7 +76,7 @@ extension Coordinator {
     }
 
     /// Stores a message of a superseded attempt as late, acknowledges it so the worker
-    /// drops it from its spool, and tells the worker to stop that attempt.
+    /// drops it from its spool, and sends CANCEL for that attempt.
     func recordLate(
         type: WireProtocol.MessageType, runID: String, attempt: Int, seq: Int, peer: Data,
         detail: String

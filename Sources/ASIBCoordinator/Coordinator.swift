@@ -289,7 +289,7 @@ public final class Coordinator {
             workers[peer] = WorkerState(id: workerID, pid: nil)
         }
         if states.values.contains(where: { $0.offer?.peer == peer }) {
-            // A repeated READY that crossed our ASSIGN: the offer stands until it times out.
+            // A repeated READY that crossed our ASSIGN: the offer remains open until it times out.
             return
         }
         if let current = workers[peer]?.run, states[current]?.status == .running,

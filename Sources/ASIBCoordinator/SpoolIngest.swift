@@ -2,9 +2,9 @@ import ASIBSupport
 import ASIBWire
 import Foundation
 
-/// Merges the records of worker spool folders into a store, with the coordinator's rules:
-/// metrics are stored once under their attempt, DONE or FAIL closes the latest attempt only
-/// while it is running, and records of superseded attempts are also stored as late.
+/// Merges the records of worker spool folders into a store with the coordinator's rules.
+/// Metrics are stored once under their attempt. DONE or FAIL closes the latest attempt only
+/// while it is running. Records of superseded attempts are also stored as late.
 public struct SpoolIngest {
     public struct Counts: Equatable {
         public var epochsStored = 0

@@ -37,7 +37,7 @@ enum StoreSchema {
 
     /// Version 2 adds `late_messages`: messages of attempts that were superseded when they
     /// arrived (the lease had expired or the run was done), kept for the record. It also adds
-    /// `runs.superseded_at`, set on a run archived because its planned config changed; such a
+    /// `runs.superseded_at`, set on a run archived because its planned config changed. Such a
     /// run keeps its results under the id `RUN_ID@HASH12` and is left out of plans and reports.
     private static let version2Changes = """
         ALTER TABLE runs ADD COLUMN superseded_at REAL;

@@ -106,7 +106,7 @@ public struct CurveKeyFolder: Sendable {
         CurveKeyPair(publicKey: try readKey(coordinatorPublic), secretKey: try readKey(coordinatorSecret))
     }
 
-    /// The coordinator's public key alone: workers need no coordinator secret.
+    /// Reads only the coordinator's public key, because workers get no coordinator secret.
     public func coordinatorPublicKey() throws -> String {
         try readKey(coordinatorPublic)
     }
@@ -169,7 +169,7 @@ public struct CurveKeyFolder: Sendable {
     }
 }
 
-/// What a worker needs for CURVE: its own pair and the coordinator's public key.
+/// The CURVE keys of a worker: its own pair and the coordinator's public key.
 public struct WorkerSecurity: Sendable {
     public let keys: CurveKeyPair
     public let serverPublicKey: String

@@ -42,7 +42,8 @@ enum Help {
         Plans SPEC, starts the coordinator on 127.0.0.1 and N local asib-worker processes,
         and stays in the foreground until every run has finished. Runs already done in the
         results folder (same run id and config hash) are not repeated, and runs that sweep.db
-        lists as running are reclaimed by their reconnecting workers or queued again.
+        lists as running are reclaimed by their reconnecting workers or queued again. A run
+        whose config changed starts as a new run; the old one is kept as RUN_ID@HASH12.
 
         OPTIONS:
           --local N          Number of local worker processes (0-64). Each gets

@@ -39,7 +39,7 @@ struct LaunchCommand {
 
         try FileManager.default.createDirectory(at: results, withIntermediateDirectories: true)
         let store = try SweepStore(path: results.appendingPathComponent("sweep.db"))
-        // A run whose config changed since the last launch becomes a new run; the old one
+        // A run whose config changed since the last launch becomes a new run. The old one
         // keeps its results in sweep.db and its folder under the archived id.
         for archived in try store.supersedeChangedRuns(planned: runs.map(Self.runRecord)) {
             try Self.archiveRunFolder(archived, results: results)

@@ -62,7 +62,7 @@ enum FaultInjection {
         return text.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
-    /// A TCP port on 127.0.0.1 that was free a moment ago.
+    /// Returns a TCP port on 127.0.0.1 that was free a moment ago.
     static func freePort() throws -> Int {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw POSIXError(.EIO) }
@@ -108,10 +108,10 @@ enum FaultInjection {
         return url
     }
 
-    /// Checks the result tables of a finished sweep: every run done once, no metric row
-    /// stored twice for one attempt, and every epoch of every run reported by the done attempt
-    /// or, when that attempt resumed after it, by an earlier attempt. Returns the problems
-    /// found.
+    /// Checks the result tables of a finished sweep and returns the problems found. Every run
+    /// must be done once and no metric row stored twice for one attempt. Every epoch of every
+    /// run must have metrics from the done attempt, or from an earlier one when the done
+    /// attempt resumed after that epoch.
     static func exactlyOnceProblems(results: URL, runs: Int, epochs: Int) throws -> [String] {
         var problems: [String] = []
         let summary = try CSVTable(url: results.appendingPathComponent("summary.csv"))

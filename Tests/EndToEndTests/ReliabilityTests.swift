@@ -268,7 +268,7 @@ struct ReliabilityTests {
             let attributes = try FileManager.default.attributesOfItem(atPath: good.appendingPathComponent(name).path)
             #expect((attributes[.posixPermissions] as? Int) == 0o600, "mode of \(name)")
         }
-        // The stranger knows the coordinator's public key but has an unlisted key pair.
+        // The stranger has the coordinator's public key but an unlisted key pair of its own.
         try FileManager.default.removeItem(at: stranger.appendingPathComponent("coordinator.pub"))
         try FileManager.default.copyItem(
             at: good.appendingPathComponent("coordinator.pub"),
