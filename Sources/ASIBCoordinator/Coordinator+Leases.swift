@@ -51,6 +51,9 @@ extension Coordinator {
         if state.status == .done {
             return .late("run '\(runID)' is done")
         }
+        if attempt == state.attempts {
+            return .late("attempt \(attempt) of run '\(runID)' has ended and the run is \(state.status.rawValue)")
+        }
         return .late("attempt \(attempt) of run '\(runID)' was superseded by attempt \(state.attempts)")
     }
 

@@ -44,11 +44,15 @@ final class RunTask: @unchecked Sendable {
         thread.start()
     }
 
-    /// Asks the training thread to stop at the next epoch boundary.
-    func cancel(reason: String) {
+    /// Asks the training thread to stop at the next epoch boundary. Returns false when the
+    /// task was cancelled before.
+    @discardableResult
+    func cancel(reason: String) -> Bool {
         lock.lock()
+        defer { lock.unlock() }
+        guard cancelReason == nil else { return false }
         cancelReason = reason
-        lock.unlock()
+        return true
     }
 
     /// Records spooled since the last call, in order.

@@ -142,12 +142,22 @@ public final class WorkerSession {
                 accept(assignment)
             case .cancel:
                 let cancel = try WireProtocol.decodeBody(CancelBody.self, body)
-                if let task, task.assignment.runId == cancel.runId, task.assignment.attempt == cancel.attempt {
-                    Log.warning("attempt cancelled", ["run": cancel.runId, "attempt": cancel.attempt, "reason": cancel.reason])
-                    task.cancel(reason: cancel.reason)
+                // The coordinator answers every heartbeat of a lost attempt with CANCEL, so only
+                // the first one is logged.
+                if let task, task.assignment.runId == cancel.runId,
+                   task.assignment.attempt == cancel.attempt, task.cancel(reason: cancel.reason)
+                {
+                    Log.warning(
+                        "attempt cancelled, stopping after the current epoch",
+                        ["run": cancel.runId, "attempt": cancel.attempt, "reason": cancel.reason]
+                    )
                 }
             case .shutdown:
-                shutdownReason = (try? WireProtocol.decodeBody(ShutdownBody.self, body))?.reason ?? "-"
+                let reason = (try? WireProtocol.decodeBody(ShutdownBody.self, body))?.reason ?? "-"
+                shutdownReason = reason
+                // The coordinator only shuts down when every run is final, so a run still
+                // training here is a superseded attempt.
+                task?.cancel(reason: "coordinator shut down: \(reason)")
             default:
                 Log.warning("unexpected message from the coordinator", ["type": type.rawValue])
             }

@@ -120,6 +120,77 @@ struct ReliabilityTests {
         }
     }
 
+    @Test("silent worker loses its lease")
+    func silentWorkerLosesLease() throws {
+        let directory = try ExecutableRunner.temporaryDirectory("lease")
+        let spec = directory.appendingPathComponent("lease.yaml")
+        try """
+            sweep: lease
+            config: base
+            overrides:
+              - dataset.train_limit=300
+              - dataset.test_limit=100
+              - dataset.batch_size=50
+              - student_epochs=1
+            students:
+              model: resnet8
+              axes:
+                method: [ce_only]
+                rung: [none]
+                seed: [1, 2, 3]
+
+            """.write(to: spec, atomically: true, encoding: .utf8)
+        let out = directory.appendingPathComponent("out")
+        let port = try FaultInjection.freePort()
+        let endpoint = "tcp://127.0.0.1:\(port)"
+        let launch = try BackgroundProcess(
+            "asib-sweep",
+            ["launch", "--local", "0", "--port", String(port), "--configs", "configs",
+             "--out", out.path, spec.path],
+            logPrefix: directory.appendingPathComponent("launch")
+        )
+        defer { launch.kill() }
+        var workers: [BackgroundProcess] = []
+        defer {
+            for worker in workers { worker.kill() }
+        }
+        for name in ["silent", "steady"] {
+            workers.append(try BackgroundProcess(
+                "asib-worker",
+                ["--connect", endpoint, "--threads", "1", "--worker-id", name,
+                 "--spool", directory.appendingPathComponent("spool-\(name)").path],
+                logPrefix: directory.appendingPathComponent(name)
+            ))
+        }
+        let silent = workers[0]
+
+        // Stop the first worker (SIGSTOP freezes its heartbeat thread too) once it trains.
+        var deadline = Date().addingTimeInterval(30)
+        while !silent.error.contains("run assigned") && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        #expect(kill(silent.pid, SIGSTOP) == 0)
+        deadline = Date().addingTimeInterval(30)
+        while !launch.output.contains("lease expired") && launch.isRunning && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        #expect(kill(silent.pid, SIGCONT) == 0)
+        let finished = launch.wait(timeout: 60)
+        for worker in workers {
+            worker.wait(timeout: 15)
+        }
+
+        #expect(finished, "stderr: \(launch.error.suffix(2000))")
+        #expect(launch.process.terminationStatus == 0, "stderr: \(launch.error.suffix(2000))")
+        #expect(launch.output.contains("lease expired: no message from worker silent"), "\(launch.output)")
+        // After SIGCONT the old attempt learns that it lost the run, from the CANCEL that
+        // answers its heartbeat or from the late record of its EPOCH or DONE.
+        let noticed = silent.error.contains("attempt cancelled") || launch.error.contains("late message")
+        #expect(noticed, "worker: \(silent.error.suffix(1500))\ncoordinator: \(launch.error.suffix(1500))")
+        let problems = try FaultInjection.exactlyOnceProblems(results: out, runs: 3, epochs: 1)
+        #expect(problems.isEmpty, "\(problems)")
+    }
+
     @Test("killed run resumes after last epoch")
     func killedRunResumes() throws {
         let directory = try ExecutableRunner.temporaryDirectory("resume")
