@@ -61,7 +61,7 @@ enum Help {
           --max-attempts N   Attempts per run before it counts as failed (default 2).
           --worker-restarts N
                              Local workers that may be started in place of workers that
-                             died (default 0).
+                             died (default 2 x --local).
           --out, --configs, --only, KEY=VALUE: as for 'plan'.
         """
 

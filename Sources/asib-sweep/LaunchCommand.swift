@@ -18,7 +18,7 @@ struct LaunchCommand {
         let localWorkers = try arguments.integer("--local", in: 0...64)
         let port = try arguments.integer("--port", in: 0...65535) ?? 0
         let maxAttempts = try arguments.integer("--max-attempts", in: 1...100) ?? 2
-        let restarts = try arguments.integer("--worker-restarts", in: 0...1000) ?? 0
+        let restarts = try arguments.integer("--worker-restarts", in: 0...1000)
         let keys = try arguments.value("--keys").map { URL(fileURLWithPath: $0).standardizedFileURL }
         let bindAddress = try arguments.value("--bind") ?? "127.0.0.1"
         let allowInsecure = arguments.flag("--allow-insecure-bind")
@@ -66,7 +66,9 @@ struct LaunchCommand {
         print("results: \(results.path)")
         print("coordinator: \(endpoint), \(localWorkers) local workers x \(threads) BLAS threads")
 
-        let pool = LocalWorkerPool(restarts: restarts)
+        // By default each local worker may be replaced twice on average, so a few crashes do
+        // not shrink the pool while a worker that always crashes stops being restarted.
+        let pool = LocalWorkerPool(restarts: restarts ?? 2 * localWorkers)
         InterruptHandler.install(pool: pool)
         if localWorkers > 0 {
             try pool.start(

@@ -162,3 +162,43 @@ struct DeliveryTests {
         #expect(throws: (any Error).self) { try folder.create() }
     }
 }
+
+@Suite("lease messages")
+struct LeaseMessageTests {
+    @Test("heartbeat survives encode and decode")
+    func heartbeatRoundTrip() throws {
+        let frames = try WireProtocol.encode(
+            .heartbeat, HeartbeatBody(workerId: "w1", pid: 42, runId: "r", attempt: 3)
+        )
+        let (type, body) = try WireProtocol.decodeEnvelope(frames)
+        let decoded = try WireProtocol.decodeBody(HeartbeatBody.self, body)
+        #expect(type == .heartbeat)
+        #expect(decoded.workerId == "w1")
+        #expect(decoded.pid == 42)
+        #expect(decoded.runId == "r")
+        #expect(decoded.attempt == 3)
+    }
+
+    @Test("accept uses snake case keys")
+    func acceptKeys() throws {
+        let frames = try WireProtocol.encode(.accept, AcceptBody(runId: "r", attempt: 1, workerId: "w"))
+        #expect(String(decoding: frames[1], as: UTF8.self) == "ACCEPT")
+        #expect(String(decoding: frames[2], as: UTF8.self) == #"{"attempt":1,"run_id":"r","worker_id":"w"}"#)
+    }
+
+    @Test("done without seq still decodes")
+    func doneWithoutSeq() throws {
+        let body = Data(#"{"attempt":1,"best_accuracy":50,"final_accuracy":40,"run_id":"r","seconds":2}"#.utf8)
+        let done = try WireProtocol.decodeBody(DoneBody.self, body)
+        #expect(done.seq == nil)
+        #expect(done.finalAccuracy == 40)
+    }
+
+    @Test("idle heartbeat has no run")
+    func idleHeartbeat() throws {
+        let body = Data(#"{"pid":7,"worker_id":"w"}"#.utf8)
+        let heartbeat = try WireProtocol.decodeBody(HeartbeatBody.self, body)
+        #expect(heartbeat.runId == nil)
+        #expect(heartbeat.attempt == nil)
+    }
+}
