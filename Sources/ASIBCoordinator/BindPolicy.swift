@@ -1,8 +1,9 @@
 import ASIBSupport
 import Foundation
 
-/// Which addresses the coordinator may listen on. Without CURVE keys anyone who reaches
-/// the port can take and report work, so only loopback is allowed unless the user says so.
+/// The rule for addresses the coordinator may listen on. Without CURVE keys anyone who
+/// reaches the port can take and report work, so only loopback is allowed unless the user
+/// passes `--allow-insecure-bind`.
 public enum BindPolicy {
     /// Throws a usage error for a non-loopback `address` without keys and without
     /// `allowInsecure`.

@@ -15,6 +15,8 @@ extension Coordinator {
     enum Classification {
         /// The attempt is the run's current one (after claiming or adopting it when needed).
         case current
+        /// The attempt finished the run: a record sent again before its ACK arrived.
+        case finished
         /// The attempt was superseded, or the run is final.
         case late(String)
         /// No attempt with this number was ever started, and none can be adopted.
@@ -49,7 +51,7 @@ extension Coordinator {
             return .current
         }
         if state.status == .done {
-            return .late("run '\(runID)' is done")
+            return attempt == state.attempts ? .finished : .late("run '\(runID)' is done")
         }
         if attempt == state.attempts {
             return .late("attempt \(attempt) of run '\(runID)' has ended and the run is \(state.status.rawValue)")
@@ -170,6 +172,8 @@ extension Coordinator {
         switch try classify(runID: runID, attempt: attempt, from: peer) {
         case .current:
             break
+        case .finished:
+            sendCancel(runID: runID, attempt: attempt, to: peer, reason: "run '\(runID)' is done")
         case .late(let detail):
             sendCancel(runID: runID, attempt: attempt, to: peer, reason: detail)
         case .invalid(let detail):

@@ -349,7 +349,7 @@ public final class Coordinator {
             return
         }
         switch try classify(runID: epoch.runId, attempt: epoch.attempt, from: peer) {
-        case .current:
+        case .current, .finished:
             break
         case .late(let detail):
             // The metrics stay under their own attempt, so a later attempt that resumed
@@ -390,6 +390,9 @@ public final class Coordinator {
         switch try classify(runID: done.runId, attempt: done.attempt, from: peer) {
         case .current:
             break
+        case .finished:
+            acknowledge(runID: done.runId, attempt: done.attempt, seq: done.seq, to: peer)
+            return
         case .late(let detail):
             try recordLate(
                 type: .done, runID: done.runId, attempt: done.attempt, seq: done.seq ?? 0,
@@ -425,6 +428,9 @@ public final class Coordinator {
         switch try classify(runID: failure.runId, attempt: failure.attempt, from: peer) {
         case .current:
             break
+        case .finished:
+            acknowledge(runID: failure.runId, attempt: failure.attempt, seq: failure.seq, to: peer)
+            return
         case .late(let detail):
             try recordLate(
                 type: .fail, runID: failure.runId, attempt: failure.attempt,

@@ -17,19 +17,19 @@ extension WireProtocol {
     public static let leaseDuration: Duration = .seconds(8)
 
     /// How long an ASSIGN waits for the worker's ACCEPT before the run goes back to the
-    /// queue. The worker answers at once, so this covers transport delays only.
+    /// queue. The worker replies at once, so this covers transport delays only.
     public static let acceptTimeout: Duration = .seconds(5)
 
     /// How often a worker sends again the spooled records that are not yet acknowledged. A
     /// restarted coordinator gets them within this interval after the worker reconnects.
     public static let resendInterval: Duration = .seconds(2)
 
-    /// How long a worker that was told to shut down waits for the acknowledgements of its
-    /// last records before it exits and leaves them in its spool.
+    /// How long a worker that received SHUTDOWN waits for the acknowledgements of its last
+    /// records before it exits and leaves them in its spool.
     public static let shutdownDrain: Duration = .seconds(5)
 }
 
-/// The worker's answer to ASSIGN: from now on the run is taken and its lease runs.
+/// The worker's reply to ASSIGN: from now on the run is taken and its lease runs.
 public struct AcceptBody: Codable, Sendable {
     public var runId: String
     public var attempt: Int
@@ -43,7 +43,7 @@ public struct AcceptBody: Codable, Sendable {
 }
 
 /// A training worker's liveness signal. It names the worker and its run, so a coordinator
-/// that restarted can tell which worker still holds which run.
+/// that restarted can tell which worker still trains which run.
 public struct HeartbeatBody: Codable, Sendable {
     public var workerId: String
     public var pid: Int32

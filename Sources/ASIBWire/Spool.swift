@@ -25,7 +25,8 @@ public struct SpoolRecord: Codable, Sendable, Equatable {
         [Data(WireProtocol.version.utf8), Data(type.utf8), Data(body.utf8)]
     }
 
-    var fileName: String {
+    /// The record's file name in the spool folder, unique per (run, attempt, seq).
+    public var fileName: String {
         let safeRun = runId.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" }
         return "\(String(safeRun))-a\(attempt)-s\(seq).json"
     }
@@ -34,7 +35,7 @@ public struct SpoolRecord: Codable, Sendable, Equatable {
 /// A worker's durable outbox: one file per record, written and fsynced (file and folder)
 /// before the record is sent, and deleted when the coordinator's ACK arrives.
 ///
-/// A worker that is killed leaves its records behind; the next worker started on the same
+/// A worker that is killed leaves its records behind. The next worker started on the same
 /// folder sends them again, and `asib-sweep ingest` reads them when no coordinator is left.
 /// Thread-safe: the training thread adds records while the network thread removes them.
 public final class Spool: @unchecked Sendable {

@@ -5,9 +5,9 @@ import Foundation
 /// A ZeroMQ authentication (ZAP, RFC 27) handler that admits CURVE clients whose public key
 /// is listed and rejects every other client.
 ///
-/// libzmq asks the handler bound at `inproc://zeromq.zap.01` in the socket's context during
-/// each handshake. The handler answers on its own thread, so authentication never waits for
-/// the coordinator's loop.
+/// During each handshake libzmq sends a request to the handler bound at
+/// `inproc://zeromq.zap.01` in the socket's context. The handler replies on its own thread,
+/// so authentication never waits for the coordinator's loop.
 public final class ZAPHandler: @unchecked Sendable {
     public static let endpoint = "inproc://zeromq.zap.01"
 
@@ -26,7 +26,7 @@ public final class ZAPHandler: @unchecked Sendable {
         try socket.bind(Self.endpoint)
     }
 
-    /// Starts answering requests on a new thread.
+    /// Starts replying to requests on a new thread.
     public func start() {
         let thread = Thread { [self] in
             self.serve()

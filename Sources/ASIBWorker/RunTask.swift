@@ -24,7 +24,8 @@ final class RunTask: @unchecked Sendable {
     private var outgoing: [SpoolRecord] = []
     private var cancelReason: String?
     private var finished = false
-    /// Sequence numbers of this attempt, from 1; only the training thread uses it.
+    /// The last sequence number used in this attempt (the first record gets 1). Only the
+    /// training thread uses it.
     private var sequence = 0
 
     init(assignment: AssignBody, spool: Spool) {
@@ -37,8 +38,8 @@ final class RunTask: @unchecked Sendable {
         let thread = Thread { [self] in
             self.train()
         }
-        // The trainer keeps its tensors on the heap, but the layer code recurses a little;
-        // 16 MiB matches a main thread's default stack on Linux with room to spare.
+        // `asib-worker run` trains on the main thread, whose stack is 8 MiB by default on
+        // Linux. Secondary threads get less unless asked, so this one asks for 16 MiB.
         thread.stackSize = 16 << 20
         thread.name = "train \(assignment.runId)"
         thread.start()

@@ -17,6 +17,9 @@ public final class WorkerSession {
     private let socket: ZMQSocket
     private let spool: Spool
     private var task: RunTask?
+    /// When each spooled record was last sent, by file name, so that a resend skips records
+    /// whose ACK may still be on its way.
+    private var lastSent: [String: ContinuousClock.Instant] = [:]
     private var shutdownReason: String?
     private var trained = 0
 
@@ -142,8 +145,8 @@ public final class WorkerSession {
                 accept(assignment)
             case .cancel:
                 let cancel = try WireProtocol.decodeBody(CancelBody.self, body)
-                // The coordinator answers every heartbeat of a lost attempt with CANCEL, so only
-                // the first one is logged.
+                // The coordinator replies to every heartbeat of a lost attempt with CANCEL, so
+                // only the first one is logged.
                 if let task, task.assignment.runId == cancel.runId,
                    task.assignment.attempt == cancel.attempt, task.cancel(reason: cancel.reason)
                 {
@@ -190,7 +193,7 @@ public final class WorkerSession {
         guard let current = task else { return false }
         let finished = current.isFinished
         for record in current.takeOutgoing() {
-            sendFrames(record.frames)
+            sendRecord(record)
         }
         if finished {
             trained += 1
@@ -199,13 +202,25 @@ public final class WorkerSession {
         return finished
     }
 
+    /// Sends again every spooled record that was not sent within the last resendInterval.
     private func resendSpool() {
+        let now = ContinuousClock.now
         let pending = spool.pending
-        guard !pending.isEmpty else { return }
-        Log.debug("sending unacknowledged records again", ["count": pending.count])
-        for record in pending {
-            sendFrames(record.frames)
+        let kept = Set(pending.map(\.fileName))
+        lastSent = lastSent.filter { kept.contains($0.key) }
+        let due = pending.filter { record in
+            lastSent[record.fileName].map { now - $0 >= WireProtocol.resendInterval } ?? true
         }
+        guard !due.isEmpty else { return }
+        Log.debug("sending unacknowledged records again", ["count": due.count])
+        for record in due {
+            sendRecord(record)
+        }
+    }
+
+    private func sendRecord(_ record: SpoolRecord) {
+        lastSent[record.fileName] = ContinuousClock.now
+        sendFrames(record.frames)
     }
 
     private func send<Body: Encodable>(_ type: WireProtocol.MessageType, _ body: Body) {

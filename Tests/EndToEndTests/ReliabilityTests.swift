@@ -199,8 +199,8 @@ struct ReliabilityTests {
             sweep: resume
             config: base
             overrides:
-              - dataset.train_limit=1000
-              - dataset.test_limit=200
+              - dataset.train_limit=500
+              - dataset.test_limit=100
               - dataset.batch_size=50
               - student_epochs=3
             students:
@@ -222,10 +222,14 @@ struct ReliabilityTests {
 
         // Kill the worker once the resume state of epoch 1 is on disk.
         let resumeFile = out.appendingPathComponent("runs/ce_only-s1/resume.bin")
-        let deadline = Date().addingTimeInterval(60)
+        let deadline = Date().addingTimeInterval(120)
         while !FileManager.default.fileExists(atPath: resumeFile.path) && launch.isRunning && Date() < deadline {
             Thread.sleep(forTimeInterval: 0.02)
         }
+        try #require(
+            FileManager.default.fileExists(atPath: resumeFile.path),
+            "no resume state after 120 s; stderr: \(launch.error.suffix(2000))"
+        )
         let victim = try #require(FaultInjection.children(of: launch.pid).first)
         #expect(kill(victim, SIGKILL) == 0)
         let finished = launch.wait(timeout: 90)
