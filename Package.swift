@@ -45,7 +45,7 @@ let package = Package(
             name: "asib-sweep",
             dependencies: [
                 "ASIBSupport", "ASIBConfig", "ASIBPlan", "ASIBCoordinator", "ASIBSlurm",
-                "ASIBTrainer",
+                "ASIBTrainer", "ASIBWire",
             ]
         ),
         .executableTarget(name: "asib-worker", dependencies: ["ASIBSupport", "ASIBWorker"]),
@@ -67,6 +67,6 @@ let package = Package(
             dependencies: ["ASIBCoordinator", "ASIBWire", "ASIBPlan"]
         ),
         .testTarget(name: "ASIBSlurmTests", dependencies: ["ASIBSlurm", "ASIBPlan"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["ASIBSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ASIBSupport", "ASIBWire"]),
     ]
 )

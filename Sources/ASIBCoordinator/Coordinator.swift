@@ -6,8 +6,9 @@ import Foundation
 /// and ends when every run has finished.
 ///
 /// A run is ready when every run it depends on is done; it is cancelled when one of them
-/// failed or was cancelled. A run whose worker reports a retryable failure, or whose local
-/// worker process dies, goes back to the queue until `maxAttempts` attempts were made.
+/// failed or was cancelled. A run whose worker reports a retryable failure, whose local
+/// worker process dies, or whose lease runs out goes back to the queue until `maxAttempts`
+/// attempts were made. Leases, offers and late messages are handled in Coordinator+Leases.
 /// A run that reached a non-finite loss with `use_amp` on is queued once more as a safe
 /// retry, even past `maxAttempts`: that attempt and any later one get ASSIGN `safe_retry` and
 /// train with `use_amp` off.
@@ -19,11 +20,14 @@ public final class Coordinator {
         public var primaryConfig: String
         public var planSHA256: String
         public var maxAttempts: Int
+        /// Key folder made by `asib-sweep keys`; with it only listed workers may connect.
+        public var keysDirectory: URL?
 
         public init(
             endpoint: String, resultsDirectory: URL, configRoot: URL, primaryConfig: String,
             planSHA256: String,
-            maxAttempts: Int = 2
+            maxAttempts: Int = 2,
+            keysDirectory: URL? = nil
         ) {
             self.endpoint = endpoint
             self.resultsDirectory = resultsDirectory
@@ -31,6 +35,7 @@ public final class Coordinator {
             self.primaryConfig = primaryConfig
             self.planSHA256 = planSHA256
             self.maxAttempts = maxAttempts
+            self.keysDirectory = keysDirectory
         }
     }
 
@@ -40,15 +45,27 @@ public final class Coordinator {
         public var cancelled = 0
     }
 
-    private struct RunState {
+    struct RunState {
         var status: RunStatus
+        /// The latest attempt that a worker accepted (0 for none).
         var attempts: Int
+        /// The lease holder of a running run; nil after a coordinator restart until a worker
+        /// reclaims the run.
         var worker: Data?
         /// The run had its safe retry, so every later attempt trains with `use_amp` off.
         var safeRetry = false
+        var lease: ContinuousClock.Instant?
+        /// An ASSIGN that waits for ACCEPT; the run stays queued meanwhile.
+        var offer: Offer?
     }
 
-    private struct WorkerState {
+    struct Offer {
+        var peer: Data
+        var attempt: Int
+        var deadline: ContinuousClock.Instant
+    }
+
+    struct WorkerState {
         var id: String
         var pid: Int32?
         var run: String?
@@ -56,15 +73,17 @@ public final class Coordinator {
         var shutdownSent = false
     }
 
-    private let runs: [CoordinatorRun]
-    private let runsByID: [String: CoordinatorRun]
-    private let options: Options
-    private let store: SweepStore
+    let runs: [CoordinatorRun]
+    let runsByID: [String: CoordinatorRun]
+    let options: Options
+    let store: SweepStore
     private let context: ZMQContext
-    private let socket: ZMQSocket
-    private var states: [String: RunState] = [:]
-    private var workers: [Data: WorkerState] = [:]
-    private var rejectedMessages = 0
+    let socket: ZMQSocket
+    private let authenticator: ZAPHandler?
+    var states: [String: RunState] = [:]
+    var workers: [Data: WorkerState] = [:]
+    var rejectedMessages = 0
+    let clock = ContinuousClock()
 
     public init(runs: [CoordinatorRun], options: Options, store: SweepStore) throws {
         self.runs = runs
@@ -72,9 +91,26 @@ public final class Coordinator {
         self.options = options
         self.store = store
         context = try ZMQContext()
-        socket = try ZMQSocket(context: context, kind: .router)
+        if let keysDirectory = options.keysDirectory {
+            let folder = CurveKeyFolder(directory: keysDirectory)
+            let allowed = try folder.authorizedWorkerKeys()
+            let keys = try folder.coordinatorKeys()
+            authenticator = try ZAPHandler(context: context, allowedKeys: allowed)
+            authenticator?.start()
+            socket = try ZMQSocket(context: context, kind: .router)
+            try socket.configureCurveServer(keys, zapDomain: "asib")
+            Log.notice("CURVE authentication on", ["authorized_workers": allowed.count])
+        } else {
+            authenticator = nil
+            socket = try ZMQSocket(context: context, kind: .router)
+        }
         try socket.limitMessageSize(WireProtocol.maxMessageBytes)
         try socket.setHighWaterMarks(WireProtocol.highWaterMark)
+    }
+
+    deinit {
+        socket.close()
+        authenticator?.stop()
     }
 
     /// Binds the ROUTER socket and returns the endpoint workers connect to.
@@ -92,8 +128,12 @@ public final class Coordinator {
             if let frames = try socket.receive(timeout: WireProtocol.coordinatorPoll) {
                 handle(frames)
             }
+            withdrawExpiredOffers()
+            expireLeases()
             if let pool {
                 try reapDeadWorkers(pool: pool)
+            } else {
+                try assignIdleWorkers()
             }
         }
         shutDownWorkers(pool: pool)
@@ -108,12 +148,27 @@ public final class Coordinator {
             var state = RunState(status: .queued, attempts: 0, worker: nil)
             if let previous = stored[run.runID] {
                 state.attempts = previous.attempts
-                // A run that was running when an earlier coordinator stopped starts over.
-                if let status = RunStatus(rawValue: previous.status), status == .done {
+                switch RunStatus(rawValue: previous.status) {
+                case .done:
                     state.status = .done
+                case .running:
+                    // An earlier coordinator stopped during this attempt. Its worker may still
+                    // be training: it reclaims the run with a heartbeat, or the lease runs
+                    // out and the run is queued as its next attempt.
+                    state.status = .running
+                    state.lease = clock.now + WireProtocol.leaseDuration
+                default:
+                    break
                 }
             }
             states[run.runID] = state
+        }
+        let unclaimed = states.values.filter { $0.status == .running }.count
+        if unclaimed > 0 {
+            Log.notice(
+                "waiting for workers to reclaim running runs",
+                ["runs": unclaimed, "window": WireProtocol.leaseDuration]
+            )
         }
     }
 
@@ -122,7 +177,7 @@ public final class Coordinator {
     }
 
     private func isReady(_ run: CoordinatorRun) -> Bool {
-        states[run.runID]?.status == .queued
+        states[run.runID]?.status == .queued && states[run.runID]?.offer == nil
             && run.dependsOn.allSatisfy { states[$0]?.status == .done }
     }
 
@@ -131,7 +186,7 @@ public final class Coordinator {
     }
 
     /// Cancels queued runs that depend, directly or not, on a failed or cancelled run.
-    private func cancelUnreachableRuns() {
+    func cancelUnreachableRuns() {
         var changed = true
         while changed {
             changed = false
@@ -166,7 +221,7 @@ public final class Coordinator {
         return result
     }
 
-    private func announceProgress() {
+    func announceProgress() {
         let finished = states.values.filter { $0.status.isFinal }.count
         print("progress: \(finished)/\(runs.count) runs finished")
         fflush(stdout)
@@ -192,8 +247,12 @@ public final class Coordinator {
         switch type {
         case .hello:
             let hello = try WireProtocol.decodeBody(HelloBody.self, body)
-            workers[peer] = WorkerState(id: hello.workerId, pid: hello.pid)
-            Log.info("worker connected", ["worker": hello.workerId, "host": hello.host, "pid": hello.pid])
+            if workers[peer] == nil {
+                Log.info("worker connected", ["worker": hello.workerId, "host": hello.host, "pid": hello.pid])
+                workers[peer] = WorkerState(id: hello.workerId, pid: hello.pid)
+            } else {
+                workers[peer]?.pid = hello.pid
+            }
         case .ready:
             let ready = try WireProtocol.decodeBody(ReadyBody.self, body)
             try handleReady(from: peer, workerID: ready.workerId)
@@ -206,14 +265,18 @@ public final class Coordinator {
         case .fail:
             let failure = try WireProtocol.decodeBody(FailBody.self, body)
             try handleFail(failure, from: peer)
+        case .accept:
+            let accept = try WireProtocol.decodeBody(AcceptBody.self, body)
+            try handleAccept(accept, from: peer)
         case .heartbeat:
-            break
+            let heartbeat = try WireProtocol.decodeBody(HeartbeatBody.self, body)
+            try handleHeartbeat(heartbeat, from: peer)
         case .assign, .ack, .cancel, .shutdown:
             reject(peer: peer, reason: "\(type.rawValue) is sent by the coordinator, not to it")
         }
     }
 
-    private func reject(peer: Data?, reason: String) {
+    func reject(peer: Data?, reason: String) {
         rejectedMessages += 1
         // Log the first rejections in full, then one line per hundred, so a flood of garbage
         // cannot fill the disk.
@@ -230,7 +293,13 @@ public final class Coordinator {
         if workers[peer] == nil {
             workers[peer] = WorkerState(id: workerID, pid: nil)
         }
-        if let current = workers[peer]?.run, states[current]?.status == .running {
+        if states.values.contains(where: { $0.offer?.peer == peer }) {
+            // A repeated READY that crossed our ASSIGN: the offer remains open until it times out.
+            return
+        }
+        if let current = workers[peer]?.run, states[current]?.status == .running,
+           states[current]?.worker == peer
+        {
             // A READY while holding a run means the worker lost it (restart on the same id).
             requeueOrFail(runID: current, reason: "worker \(workerID) asked for new work mid-run", retryable: true)
         }
@@ -246,6 +315,7 @@ public final class Coordinator {
         }
     }
 
+    /// Offers `run` to the worker at `peer`. The run counts as taken when ACCEPT arrives.
     private func assign(_ run: CoordinatorRun, to peer: Data) throws {
         let attempt = (states[run.runID]?.attempts ?? 0) + 1
         let results = options.resultsDirectory
@@ -263,19 +333,13 @@ public final class Coordinator {
             safeRetry: states[run.runID]?.safeRetry == true ? true : nil
         )
         try socket.send([peer] + WireProtocol.encode(.assign, body))
-
-        let workerID = workers[peer]?.id ?? "?"
-        states[run.runID]?.status = .running
-        states[run.runID]?.attempts = attempt
-        states[run.runID]?.worker = peer
-        workers[peer]?.run = run.runID
+        states[run.runID]?.offer = Offer(
+            peer: peer, attempt: attempt, deadline: clock.now + WireProtocol.acceptTimeout
+        )
         workers[peer]?.idle = false
-        try store.markRunning(runID: run.runID, attempt: attempt, worker: workerID)
-        print("started \(run.runID) (attempt \(attempt)) on \(workerID)")
-        fflush(stdout)
     }
 
-    private func assignIdleWorkers() throws {
+    func assignIdleWorkers() throws {
         for (peer, worker) in workers where worker.idle && !worker.shutdownSent {
             if allRunsFinal() {
                 try sendShutdown(to: peer, reason: "sweep finished")
@@ -288,6 +352,25 @@ public final class Coordinator {
     private func handleEpoch(_ epoch: EpochBody, from peer: Data) throws {
         guard runsByID[epoch.runId] != nil else {
             reject(peer: peer, reason: "unknown run id '\(epoch.runId)'")
+            return
+        }
+        switch try classify(runID: epoch.runId, attempt: epoch.attempt, from: peer) {
+        case .current, .finished:
+            break
+        case .late(let detail):
+            // The metrics stay under their own attempt, so a later attempt that resumed
+            // after this epoch can show it, but they never replace the later attempt's rows.
+            try store.recordEpoch(
+                runID: epoch.runId, attempt: epoch.attempt, seq: epoch.seq, phase: epoch.phase,
+                epoch: epoch.epoch, metrics: epoch.metrics
+            )
+            try recordLate(
+                type: .epoch, runID: epoch.runId, attempt: epoch.attempt, seq: epoch.seq,
+                peer: peer, detail: detail
+            )
+            return
+        case .invalid(let detail):
+            reject(peer: peer, reason: "EPOCH: \(detail)")
             return
         }
         let inserted = try store.recordEpoch(
@@ -305,20 +388,35 @@ public final class Coordinator {
         }
     }
 
-    private func isCurrentAttempt(runID: String, attempt: Int) -> Bool {
-        states[runID]?.status == .running && states[runID]?.attempts == attempt
-    }
-
     private func handleDone(_ done: DoneBody, from peer: Data) throws {
-        guard isCurrentAttempt(runID: done.runId, attempt: done.attempt) else {
-            reject(peer: peer, reason: "DONE for run '\(done.runId)' attempt \(done.attempt), which is not running")
+        guard runsByID[done.runId] != nil else {
+            reject(peer: peer, reason: "unknown run id '\(done.runId)'")
+            return
+        }
+        switch try classify(runID: done.runId, attempt: done.attempt, from: peer) {
+        case .current:
+            break
+        case .finished:
+            acknowledge(runID: done.runId, attempt: done.attempt, seq: done.seq, to: peer)
+            return
+        case .late(let detail):
+            try recordLate(
+                type: .done, runID: done.runId, attempt: done.attempt, seq: done.seq ?? 0,
+                peer: peer, detail: detail
+            )
+            return
+        case .invalid(let detail):
+            reject(peer: peer, reason: "DONE: \(detail)")
             return
         }
         try store.markDone(
             runID: done.runId, attempt: done.attempt, finalAccuracy: done.finalAccuracy,
             bestAccuracy: done.bestAccuracy, seconds: done.seconds
         )
+        acknowledge(runID: done.runId, attempt: done.attempt, seq: done.seq, to: peer)
         states[done.runId]?.status = .done
+        states[done.runId]?.worker = nil
+        states[done.runId]?.lease = nil
         workers[peer]?.run = nil
         print(String(
             format: "done %@: final acc %.2f%%, best %.2f%%, %.1f s",
@@ -329,8 +427,24 @@ public final class Coordinator {
     }
 
     private func handleFail(_ failure: FailBody, from peer: Data) throws {
-        guard isCurrentAttempt(runID: failure.runId, attempt: failure.attempt) else {
-            reject(peer: peer, reason: "FAIL for run '\(failure.runId)' attempt \(failure.attempt), which is not running")
+        guard runsByID[failure.runId] != nil else {
+            reject(peer: peer, reason: "unknown run id '\(failure.runId)'")
+            return
+        }
+        switch try classify(runID: failure.runId, attempt: failure.attempt, from: peer) {
+        case .current:
+            break
+        case .finished:
+            acknowledge(runID: failure.runId, attempt: failure.attempt, seq: failure.seq, to: peer)
+            return
+        case .late(let detail):
+            try recordLate(
+                type: .fail, runID: failure.runId, attempt: failure.attempt,
+                seq: failure.seq ?? 0, peer: peer, detail: detail
+            )
+            return
+        case .invalid(let detail):
+            reject(peer: peer, reason: "FAIL: \(detail)")
             return
         }
         workers[peer]?.run = nil
@@ -343,16 +457,18 @@ public final class Coordinator {
             runID: failure.runId, reason: failure.reason, retryable: failure.retryable || safeRetry,
             safeRetry: safeRetry
         )
+        acknowledge(runID: failure.runId, attempt: failure.attempt, seq: failure.seq, to: peer)
         try assignIdleWorkers()
     }
 
     /// Queues a failed run again while attempts remain, or marks it failed. A safe retry is
     /// queued whatever the attempt count.
-    private func requeueOrFail(
+    func requeueOrFail(
         runID: String, reason: String, retryable: Bool, safeRetry: Bool = false
     ) {
         guard var state = states[runID] else { return }
         state.worker = nil
+        state.lease = nil
         if safeRetry {
             state.status = .queued
             Log.warning(
@@ -392,7 +508,8 @@ public final class Coordinator {
             guard let pid = worker.pid, !alive.contains(pid),
                   pool.members.contains(where: { $0.process.processIdentifier == pid })
             else { continue }
-            if let runID = worker.run, states[runID]?.status == .running {
+            withdrawOffers(to: peer, reason: "worker \(worker.id) (pid \(pid)) exited")
+            if let runID = worker.run, states[runID]?.status == .running, states[runID]?.worker == peer {
                 let member = pool.members.first { $0.process.processIdentifier == pid }
                 let status = member.map { String($0.process.terminationStatus) } ?? "?"
                 requeueOrFail(
@@ -402,6 +519,9 @@ public final class Coordinator {
                 )
             }
             workers[peer] = nil
+        }
+        if !allRunsFinal(), !(try pool.replaceExited()).isEmpty {
+            return
         }
         if alive.isEmpty && !allRunsFinal() {
             for run in runs where !(states[run.runID]?.status.isFinal ?? true) {
@@ -417,7 +537,7 @@ public final class Coordinator {
         try assignIdleWorkers()
     }
 
-    private func sendShutdown(to peer: Data, reason: String) throws {
+    func sendShutdown(to peer: Data, reason: String) throws {
         try socket.send([peer] + WireProtocol.encode(.shutdown, ShutdownBody(reason: reason)))
         workers[peer]?.shutdownSent = true
         workers[peer]?.idle = false

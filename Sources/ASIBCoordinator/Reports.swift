@@ -39,14 +39,28 @@ struct ReportInput {
         epochsByRun = Dictionary(grouping: epochs, by: \.runID)
     }
 
-    /// Returns the epochs of the run's latest attempt that reported any, in sequence order.
+    /// Returns the epochs of the run's latest attempt that reported any, in sequence order,
+    /// preceded by the epochs that attempt skipped because it resumed from a checkpoint.
     ///
-    /// For a done run that is the attempt that finished. While a retry has reported no epoch
-    /// yet, the previous attempt's epochs stand in.
+    /// For a done run the latest attempt is the one that finished. While a retry has reported
+    /// no epoch yet, the previous attempt's epochs stand in. An attempt that resumed after
+    /// epoch k reports from k + 1 on, so within each phase it reports, epochs below its first
+    /// one come from the latest earlier attempt that reported them.
     func reportedEpochs(of runID: String) -> [EpochRow] {
         let rows = epochsByRun[runID] ?? []
         guard let latest = rows.map(\.attempt).max() else { return [] }
-        return rows.filter { $0.attempt == latest }
+        let current = rows.filter { $0.attempt == latest }
+        var firstEpoch: [String: Int] = [:]
+        for row in current {
+            firstEpoch[row.phase] = min(firstEpoch[row.phase] ?? row.epoch, row.epoch)
+        }
+        var earlier: [String: EpochRow] = [:]
+        for row in rows where row.attempt < latest {
+            guard let first = firstEpoch[row.phase], row.epoch < first else { continue }
+            earlier["\(row.phase)/\(row.epoch)"] = row
+        }
+        let filled = earlier.values.sorted { ($0.attempt, $0.seq) < ($1.attempt, $1.seq) }
+        return filled + current
     }
 }
 

@@ -3,7 +3,7 @@ import Foundation
 /// The tables of `sweep.db` and the version check that guards them.
 enum StoreSchema {
     /// Version written by this build. Change it, with a migration, whenever a table changes.
-    static let version = 1
+    static let version = 2
 
     /// Creates the tables in an empty database, or checks the version of an existing one.
     /// Call it inside a transaction, so a half-created schema is never left behind.
@@ -13,13 +13,19 @@ enum StoreSchema {
         ) { $0.int(0) }
         if existing.first == 0 {
             try database.execute(tables)
+            try database.execute(version2Changes)
             try database.run(
                 "INSERT INTO schema_version (version) VALUES (?1)",
                 [.integer(version)]
             )
             return
         }
-        let found = try database.query("SELECT max(version) FROM schema_version") { $0.int(0) }
+        var found = try database.query("SELECT max(version) FROM schema_version") { $0.int(0) }
+        if found.first == 1 {
+            try database.execute(version2Changes)
+            try database.run("INSERT INTO schema_version (version) VALUES (2)")
+            found = [2]
+        }
         guard found.first == version else {
             throw StoreError.unsupportedSchema(
                 found: found.first ?? 0,
@@ -28,6 +34,25 @@ enum StoreSchema {
             )
         }
     }
+
+    /// Version 2 adds `late_messages`: messages of attempts that were superseded when they
+    /// arrived (the lease had expired or the run was done), kept for the record. It also adds
+    /// `runs.superseded_at`, set on a run archived because its planned config changed. Such a
+    /// run keeps its results under the id `RUN_ID@HASH12` and is left out of plans and reports.
+    private static let version2Changes = """
+        ALTER TABLE runs ADD COLUMN superseded_at REAL;
+
+        CREATE TABLE late_messages (
+            run_id TEXT NOT NULL REFERENCES runs (run_id),
+            attempt INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            worker TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            received_at REAL NOT NULL,
+            PRIMARY KEY (run_id, attempt, seq, type)
+        );
+        """
 
     /// The CREATE statements of schema version 1. Statuses are spelled as in `summary.csv`.
     private static let tables = """

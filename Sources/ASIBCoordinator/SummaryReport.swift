@@ -6,7 +6,9 @@ import Foundation
 /// `teacher_ep{N}_{metric}`, each block ordered by epoch number N as a number (ep2 before ep10)
 /// and by metric name within an epoch. The columns are the union over all runs, so every row
 /// has every column and a value a run lacks is empty. The wide values come from each run's
-/// latest attempt that reported epochs; other phases appear only in `epochs.csv`.
+/// latest attempt that reported epochs, with the epochs it skipped by resuming taken from
+/// earlier attempts (see `ReportInput.reportedEpochs`); other phases appear only in
+/// `epochs.csv`.
 enum SummaryReport {
     static let fixedColumns = [
         "index", "run_id", "kind", "method", "rung", "seed", "status", "attempts",

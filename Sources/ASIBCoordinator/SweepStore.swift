@@ -63,7 +63,9 @@ public final class SweepStore {
     }
 
     private func storedConfigHashes() throws -> [String: String] {
-        let pairs = try database.query("SELECT run_id, config_sha256 FROM runs") {
+        let pairs = try database.query(
+            "SELECT run_id, config_sha256 FROM runs WHERE superseded_at IS NULL"
+        ) {
             (try $0.text(0), try $0.text(1))
         }
         return Dictionary(uniqueKeysWithValues: pairs)
@@ -125,7 +127,7 @@ public final class SweepStore {
                 r.status, r.final_accuracy, r.best_accuracy, r.failure_reason,
                 (SELECT coalesce(max(a.attempt), 0) FROM attempts a WHERE a.run_id = r.run_id),
                 (SELECT sum(a.seconds) FROM attempts a WHERE a.run_id = r.run_id)
-            FROM runs r ORDER BY r.plan_index, r.run_id
+            FROM runs r WHERE r.superseded_at IS NULL ORDER BY r.plan_index, r.run_id
             """
         ) { row in
             let runID = try row.text(0)

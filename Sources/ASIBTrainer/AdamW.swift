@@ -18,6 +18,24 @@ public final class AdamW {
         secondMoment = Tensor(shape: [parameterCount])
     }
 
+    /// Both moment buffers, then the step count (exact in Float up to 2^24 steps).
+    public var stateValues: [Float] {
+        get {
+            Array(UnsafeBufferPointer(start: firstMoment.data, count: firstMoment.count))
+                + Array(UnsafeBufferPointer(start: secondMoment.data, count: secondMoment.count))
+                + [Float(steps)]
+        }
+        set {
+            let count = firstMoment.count
+            precondition(newValue.count == 2 * count + 1, "AdamW state of \(newValue.count) values")
+            newValue.withUnsafeBufferPointer { buffer in
+                firstMoment.data.update(from: buffer.baseAddress!, count: count)
+                secondMoment.data.update(from: buffer.baseAddress! + count, count: count)
+            }
+            steps = Int(newValue[2 * count])
+        }
+    }
+
     public func step(
         values: UnsafeMutablePointer<Float>,
         gradients: UnsafePointer<Float>,

@@ -12,6 +12,12 @@ public final class BatchLoader {
     private let normalised: [Float]
     private var random: RandomGenerator
 
+    /// The augmentation generator's state, which resume checkpoints store.
+    var augmentationState: RandomGenerator.State {
+        get { random.savedState }
+        set { random.savedState = newValue }
+    }
+
     public var cropPadding: Int { dataset.height <= 28 ? 2 : 4 }
     public var flips: Bool { dataset.channels == 3 }
 

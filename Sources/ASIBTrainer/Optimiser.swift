@@ -7,7 +7,17 @@ public protocol Optimiser: AnyObject {
         count: Int,
         learningRate: Double
     )
+
+    /// The optimiser's state as one flat array, which resume checkpoints store: SGD's
+    /// momentum buffer, or AdamW's two moment buffers followed by its step count.
+    var stateValues: [Float] { get set }
 }
 
-extension SGD: Optimiser {}
+extension SGD: Optimiser {
+    public var stateValues: [Float] {
+        get { velocityValues }
+        set { velocityValues = newValue }
+    }
+}
+
 extension AdamW: Optimiser {}

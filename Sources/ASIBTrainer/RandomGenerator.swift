@@ -26,6 +26,22 @@ public struct RandomGenerator {
         (value << bits) | (value >> (64 - bits))
     }
 
+    /// A generator's complete state, which resume checkpoints store.
+    public struct State: Equatable {
+        public var words: [UInt64]
+        public var spareNormal: Double?
+    }
+
+    /// The state to store, or to restore so that the generator continues where it was.
+    public var savedState: State {
+        get { State(words: [state.0, state.1, state.2, state.3], spareNormal: spareNormal) }
+        set {
+            precondition(newValue.words.count == 4, "a generator state has 4 words")
+            state = (newValue.words[0], newValue.words[1], newValue.words[2], newValue.words[3])
+            spareNormal = newValue.spareNormal
+        }
+    }
+
     public mutating func nextUInt64() -> UInt64 {
         let result = Self.rotateLeft(state.1 &* 5, 7) &* 9
         let shifted = state.1 << 17

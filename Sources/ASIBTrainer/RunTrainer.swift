@@ -9,6 +9,9 @@ public final class RunTrainer {
     public let runDirectory: URL
     let architecture: ResNetArchitecture
     let teacherArchitectures: [ResNetArchitecture]
+    /// Identifies the config (the config lock hash, for instance). When set, `train` writes
+    /// `resume.bin` after every epoch and continues from a `resume.bin` with the same key.
+    public var resumeKey: String?
 
     /// Checks the options that need no files; data and checkpoints are read by `train`.
     public init(options: TrainingOptions, runDirectory: URL) throws {
@@ -71,13 +74,20 @@ public final class RunTrainer {
 
         var best = 0.0
         var final = 0.0
-        for epoch in 1...options.epochs {
+        var completed = 0
+        if let resumed = try resume(session) {
+            (completed, best, final) = (resumed.epoch, resumed.bestAccuracy, resumed.finalAccuracy)
+        }
+        for epoch in (completed + 1)..<(options.epochs + 1) {
             var metrics = try session.trainEpoch(epoch)
             final = session.evaluate()
             best = max(best, final)
             metrics["acc"] = final
             metrics["best_acc"] = best
+            // The report goes out before the resume state is saved: a run stopped in between
+            // trains this epoch again and reports it once more under its next attempt.
             try onEpoch(EpochReport(phase: "student", epoch: epoch, metrics: metrics))
+            try saveResume(session, epoch: epoch, best: best, final: final)
         }
 
         let checkpoint = runDirectory.appendingPathComponent("checkpoint.bin")

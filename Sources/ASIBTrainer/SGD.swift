@@ -17,6 +17,15 @@ public final class SGD {
         velocity = Tensor(shape: [parameterCount])
     }
 
+    /// The momentum buffer, which resume checkpoints store.
+    var velocityValues: [Float] {
+        get { Array(UnsafeBufferPointer(start: velocity.data, count: velocity.count)) }
+        set {
+            precondition(newValue.count == velocity.count, "velocity of \(newValue.count) values, expected \(velocity.count)")
+            newValue.withUnsafeBufferPointer { velocity.data.update(from: $0.baseAddress!, count: velocity.count) }
+        }
+    }
+
     /// Updates `values` in place from `gradients` with learning rate `lr`.
     public func step(
         values: UnsafeMutablePointer<Float>,

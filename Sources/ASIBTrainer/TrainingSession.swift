@@ -19,7 +19,8 @@ final class TrainingSession {
     let probabilities: Tensor
     let teacherTarget: Tensor
     let logitGradient: Tensor
-    private var step = 0
+    /// Optimiser steps taken; the learning-rate schedule is indexed by it.
+    var step = 0
     /// IB_MBM and the synergy head of an ASIB run (nil otherwise), built on first use.
     lazy var synergy: SynergyModule? = makeSynergyModule()
     /// The EMA copy of the student when `use_ema_teacher` is set.

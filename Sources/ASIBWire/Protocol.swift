@@ -31,6 +31,7 @@ public enum WireProtocol {
         case hello = "HELLO"
         case ready = "READY"
         case assign = "ASSIGN"
+        case accept = "ACCEPT"
         case epoch = "EPOCH"
         case ack = "ACK"
         case done = "DONE"
@@ -186,13 +187,19 @@ public struct DoneBody: Codable, Sendable {
     public var finalAccuracy: Double
     public var bestAccuracy: Double
     public var seconds: Double
+    /// Spool sequence number, after the attempt's last EPOCH; the coordinator's ACK echoes it.
+    public var seq: Int?
 
-    public init(runId: String, attempt: Int, finalAccuracy: Double, bestAccuracy: Double, seconds: Double) {
+    public init(
+        runId: String, attempt: Int, finalAccuracy: Double, bestAccuracy: Double, seconds: Double,
+        seq: Int? = nil
+    ) {
         self.runId = runId
         self.attempt = attempt
         self.finalAccuracy = finalAccuracy
         self.bestAccuracy = bestAccuracy
         self.seconds = seconds
+        self.seq = seq
     }
 }
 
@@ -205,16 +212,19 @@ public struct FailBody: Codable, Sendable {
     /// True when the run failed with a non-finite loss while `use_amp` was on, so the
     /// coordinator retries it once with `use_amp` off. Absent (nil) for other failures.
     public var nonFiniteWithAmp: Bool?
+    /// Spool sequence number, after the attempt's last EPOCH; the coordinator's ACK echoes it.
+    public var seq: Int?
 
     public init(
         runId: String, attempt: Int, reason: String, retryable: Bool,
-        nonFiniteWithAmp: Bool? = nil
+        nonFiniteWithAmp: Bool? = nil, seq: Int? = nil
     ) {
         self.runId = runId
         self.attempt = attempt
         self.reason = reason
         self.retryable = retryable
         self.nonFiniteWithAmp = nonFiniteWithAmp
+        self.seq = seq
     }
 }
 

@@ -58,12 +58,13 @@ public final class ZMQContext: @unchecked Sendable {
 /// One ZeroMQ socket. Not thread-safe: use it from one thread, as libzmq requires.
 public final class ZMQSocket {
     public enum Kind {
-        case router, dealer
+        case router, dealer, rep
 
         var rawValue: Int32 {
             switch self {
             case .router: return ZMQ_ROUTER
             case .dealer: return ZMQ_DEALER
+            case .rep: return ZMQ_REP
             }
         }
     }
@@ -163,6 +164,29 @@ public final class ZMQSocket {
             }
         }
     }
+
+    /// Sends one multipart message without blocking. Returns false, sending nothing, when the
+    /// message cannot be queued now (EAGAIN: the high-water mark is reached or no peer exists).
+    @discardableResult
+    public func sendNow(_ frames: [Data]) throws -> Bool {
+        for (position, frame) in frames.enumerated() {
+            let more = position == frames.count - 1 ? 0 : ZMQ_SNDMORE
+            let result = frame.withUnsafeBytes { bytes in
+                zmq_send(socket(), bytes.baseAddress, bytes.count, more | ZMQ_DONTWAIT)
+            }
+            if result == -1 {
+                let code = zmq_errno()
+                // libzmq queues a multipart message atomically, so EAGAIN can only happen on
+                // the first frame and leaves nothing half-sent.
+                if code == EAGAIN && position == 0 { return false }
+                throw WireError.call("zmq_send", errno: code, endpoint: nil)
+            }
+        }
+        return true
+    }
+
+    /// The raw libzmq socket, for options that this wrapper does not name.
+    var rawHandle: UnsafeMutableRawPointer? { handle }
 
     /// Waits up to `timeout` for a message and returns all its frames, or nil on timeout.
     public func receive(timeout: Duration) throws -> [Data]? {

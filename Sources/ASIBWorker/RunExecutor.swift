@@ -78,6 +78,8 @@ struct RunExecutor {
         )
 
         let trainer = try RunTrainer(config: config, runDirectory: runDirectory)
+        // A later attempt of this run continues after the last epoch an earlier one finished.
+        trainer.resumeKey = assignment.configSha256
         let outcome: RunOutcome
         do {
             outcome = try trainer.train { report in

@@ -2,86 +2,183 @@ import ASIBSupport
 import ASIBWire
 import Foundation
 
-/// A worker's conversation with the coordinator: ask for a run, train it, report, repeat.
+/// A worker's conversation with the coordinator: ask for a run, accept it, train it on a
+/// separate thread while sending heartbeats, and deliver every record through the spool.
+///
+/// The socket belongs to the thread that calls `serve`. Records stay in the spool until the
+/// coordinator acknowledges them and are sent again every `resendInterval`, so a coordinator
+/// that restarts receives what its predecessor did not commit. While the coordinator is
+/// unreachable the worker keeps training the run it holds.
 public final class WorkerSession {
     private let endpoint: String
     private let workerID: String
     private let shard: String?
     private let context: ZMQContext
     private let socket: ZMQSocket
-    private var sequence = 0
+    private let spool: Spool
+    private var task: RunTask?
+    /// When each spooled record was last sent, by file name, so that a resend skips records
+    /// whose ACK may still be on its way.
+    private var lastSent: [String: ContinuousClock.Instant] = [:]
+    private var shutdownReason: String?
+    private var trained = 0
 
-    public init(endpoint: String, workerID: String, shard: String?) throws {
+    /// `keysDirectory` is a folder made by `asib-sweep keys`; without it the connection is
+    /// unauthenticated and the coordinator must not use CURVE either.
+    public init(
+        endpoint: String, workerID: String, shard: String?, spoolDirectory: URL,
+        keysDirectory: URL? = nil
+    ) throws {
         self.endpoint = endpoint
         self.workerID = workerID
         self.shard = shard
+        spool = try Spool(directory: spoolDirectory)
         context = try ZMQContext()
         socket = try ZMQSocket(context: context, kind: .dealer)
         try socket.setRoutingID("\(workerID)-\(getpid())")
         try socket.setHighWaterMarks(WireProtocol.highWaterMark)
         try socket.limitMessageSize(WireProtocol.maxMessageBytes)
+        if let keysDirectory {
+            let security = try WorkerSecurity(folder: CurveKeyFolder(directory: keysDirectory))
+            try socket.configureCurveClient(security.keys, serverPublicKey: security.serverPublicKey)
+        }
     }
 
     /// Serves runs until the coordinator sends SHUTDOWN. Returns the number of runs trained.
     public func serve() throws -> Int {
         try socket.connect(endpoint)
-        let hello = HelloBody(
-            workerId: workerID, host: ProcessInfo.processInfo.hostName, pid: getpid(), shard: shard
+        Log.notice(
+            "connecting", ["endpoint": endpoint, "worker": workerID, "spooled": spool.pending.count]
         )
-        try socket.send(WireProtocol.encode(.hello, hello))
-        Log.notice("connected", ["endpoint": endpoint, "worker": workerID])
+        let clock = ContinuousClock()
+        var lastHeard = clock.now
+        var lastReady = clock.now - .seconds(3600)
+        var lastHeartbeat = clock.now
+        var lastResend = clock.now - .seconds(3600)
+        var drainDeadline: ContinuousClock.Instant?
 
-        var trained = 0
         while true {
-            try socket.send(WireProtocol.encode(.ready, ReadyBody(workerId: workerID)))
-            guard let (type, body) = try awaitInstruction() else {
+            if let frames = try socket.receive(timeout: .milliseconds(100)) {
+                lastHeard = clock.now
+                handle(frames)
+            }
+            if flushTask() {
+                // Ask for the next run at once instead of after readyRetry.
+                lastReady = clock.now - .seconds(3600)
+            }
+
+            let now = clock.now
+            if now - lastResend >= WireProtocol.resendInterval {
+                resendSpool()
+                lastResend = now
+            }
+            if let current = task {
+                if now - lastHeartbeat >= WireProtocol.heartbeatInterval {
+                    send(.heartbeat, HeartbeatBody(
+                        workerId: workerID, pid: getpid(), runId: current.assignment.runId,
+                        attempt: current.assignment.attempt
+                    ))
+                    lastHeartbeat = now
+                }
+                continue
+            }
+
+            if let reason = shutdownReason {
+                // Wait a little for the ACKs of the last records, then leave the rest spooled.
+                let deadline = drainDeadline ?? now + WireProtocol.shutdownDrain
+                drainDeadline = deadline
+                if spool.isEmpty || now >= deadline {
+                    finish(reason: reason)
+                    return trained
+                }
+                continue
+            }
+            if now - lastHeard > WireProtocol.coordinatorSilenceLimit {
                 throw RuntimeFailure(
                     "no reply from the coordinator at '\(endpoint)' for "
                         + "\(WireProtocol.coordinatorSilenceLimit); is 'asib-sweep launch' running?"
+                        + spoolHint()
                 )
             }
+            if now - lastReady >= WireProtocol.readyRetry {
+                // HELLO goes with every READY: a coordinator that restarted has never seen
+                // this worker. Both are idempotent on the coordinator side.
+                send(.hello, HelloBody(
+                    workerId: workerID, host: ProcessInfo.processInfo.hostName, pid: getpid(),
+                    shard: shard
+                ))
+                send(.ready, ReadyBody(workerId: workerID))
+                lastReady = now
+            }
+        }
+    }
+
+    private func finish(reason: String) {
+        Log.notice(
+            "shutting down",
+            ["reason": reason, "runs_trained": trained, "unacknowledged": spool.pending.count]
+        )
+        if !spool.isEmpty {
+            Log.warning("records left unacknowledged" + spoolHint(), ["count": spool.pending.count])
+        }
+        socket.close()
+    }
+
+    private func spoolHint() -> String {
+        spool.isEmpty
+            ? ""
+            : "; \(spool.pending.count) unacknowledged records are kept in '\(spool.directory.path)' "
+                + "(merge them with 'asib-sweep ingest RESULTS_DIR \(spool.directory.path)')"
+    }
+
+    // MARK: - Incoming
+
+    private func handle(_ frames: [Data]) {
+        do {
+            let (type, body) = try WireProtocol.decodeEnvelope(frames)
             switch type {
+            case .ack:
+                let ack = try WireProtocol.decodeBody(AckBody.self, body)
+                spool.remove(runId: ack.runId, attempt: ack.attempt, seq: ack.seq)
             case .assign:
                 let assignment = try WireProtocol.decodeBody(AssignBody.self, body)
-                try execute(assignment)
-                trained += 1
+                accept(assignment)
+            case .cancel:
+                let cancel = try WireProtocol.decodeBody(CancelBody.self, body)
+                // The coordinator replies to every heartbeat of a lost attempt with CANCEL, so
+                // only the first one is logged.
+                if let task, task.assignment.runId == cancel.runId,
+                   task.assignment.attempt == cancel.attempt, task.cancel(reason: cancel.reason)
+                {
+                    Log.warning(
+                        "attempt cancelled, stopping after the current epoch",
+                        ["run": cancel.runId, "attempt": cancel.attempt, "reason": cancel.reason]
+                    )
+                }
             case .shutdown:
                 let reason = (try? WireProtocol.decodeBody(ShutdownBody.self, body))?.reason ?? "-"
-                Log.notice("shutting down", ["reason": reason, "runs_trained": trained])
-                socket.close()
-                return trained
+                shutdownReason = reason
+                // The coordinator only shuts down when every run is final, so a run still
+                // training here is a superseded attempt.
+                task?.cancel(reason: "coordinator shut down: \(reason)")
             default:
-                Log.warning("unexpected message while idle", ["type": type.rawValue])
+                Log.warning("unexpected message from the coordinator", ["type": type.rawValue])
             }
+        } catch {
+            Log.warning("rejected message from the coordinator", ["error": error])
         }
     }
 
-    /// Waits for ASSIGN or SHUTDOWN, skipping late ACKs. Re-sends READY while the coordinator
-    /// is silent, and returns nil when it stays silent past the limit.
-    private func awaitInstruction() throws -> (WireProtocol.MessageType, Data)? {
-        let deadline = ContinuousClock.now + WireProtocol.coordinatorSilenceLimit
-        var lastReady = ContinuousClock.now
-        while ContinuousClock.now < deadline {
-            if let frames = try socket.receive(timeout: .milliseconds(200)) {
-                do {
-                    let (type, body) = try WireProtocol.decodeEnvelope(frames)
-                    if type == .assign || type == .shutdown {
-                        return (type, body)
-                    }
-                } catch {
-                    Log.warning("rejected message from coordinator", ["error": error])
-                }
-            }
-            if ContinuousClock.now - lastReady > WireProtocol.readyRetry {
-                // READY is idempotent on the coordinator side, so asking again is safe.
-                try socket.send(WireProtocol.encode(.ready, ReadyBody(workerId: workerID)))
-                lastReady = ContinuousClock.now
-            }
+    private func accept(_ assignment: AssignBody) {
+        if let task {
+            // The coordinator withdraws an offer that is not accepted within acceptTimeout.
+            Log.warning(
+                "ignored ASSIGN while training",
+                ["run": assignment.runId, "training": task.assignment.runId]
+            )
+            return
         }
-        return nil
-    }
-
-    private func execute(_ assignment: AssignBody) throws {
+        send(.accept, AcceptBody(runId: assignment.runId, attempt: assignment.attempt, workerId: workerID))
         Log.notice(
             "run assigned",
             [
@@ -89,46 +186,66 @@ public final class WorkerSession {
                 "safe_retry": assignment.safeRetry == true,
             ]
         )
-        sequence = 0
-        let executor = RunExecutor(assignment: assignment)
-        do {
-            let outcome = try executor.run { phase, epoch, metrics in
-                self.sequence += 1
-                let message = EpochBody(
-                    runId: assignment.runId, attempt: assignment.attempt, seq: self.sequence,
-                    phase: phase, epoch: epoch, metrics: metrics
-                )
-                try self.socket.send(WireProtocol.encode(.epoch, message))
-                self.drainAcknowledgements()
-            }
-            let done = DoneBody(
-                runId: assignment.runId, attempt: assignment.attempt,
-                finalAccuracy: outcome.finalAccuracy, bestAccuracy: outcome.bestAccuracy,
-                seconds: outcome.seconds
-            )
-            try socket.send(WireProtocol.encode(.done, done))
-            Log.notice("run done", ["run": assignment.runId, "final_acc": outcome.finalAccuracy])
-        } catch {
-            let retryable = (error as? ReportableError)?.exitCode != ExitCode.usage
-            Log.error(
-                "run failed",
-                ["run": assignment.runId, "attempt": assignment.attempt, "retryable": retryable, "error": error]
-            )
-            let failure = FailBody(
-                runId: assignment.runId, attempt: assignment.attempt, reason: "\(error)",
-                retryable: retryable,
-                nonFiniteWithAmp: error is NonFiniteLossWithAMP ? true : nil
-            )
-            try socket.send(WireProtocol.encode(.fail, failure))
+        let started = RunTask(assignment: assignment, spool: spool)
+        task = started
+        started.start()
+    }
+
+    // MARK: - Outgoing
+
+    /// Sends what the training thread spooled and clears a finished task. Returns true when
+    /// the task finished.
+    private func flushTask() -> Bool {
+        guard let current = task else { return false }
+        let finished = current.isFinished
+        for record in current.takeOutgoing() {
+            sendRecord(record)
+        }
+        if finished {
+            trained += 1
+            task = nil
+        }
+        return finished
+    }
+
+    /// Sends again every spooled record that was not sent within the last resendInterval.
+    private func resendSpool() {
+        let now = ContinuousClock.now
+        let pending = spool.pending
+        let kept = Set(pending.map(\.fileName))
+        lastSent = lastSent.filter { kept.contains($0.key) }
+        let due = pending.filter { record in
+            lastSent[record.fileName].map { now - $0 >= WireProtocol.resendInterval } ?? true
+        }
+        guard !due.isEmpty else { return }
+        Log.debug("sending unacknowledged records again", ["count": due.count])
+        for record in due {
+            sendRecord(record)
         }
     }
 
-    /// Reads acknowledgements that arrived, without waiting.
-    private func drainAcknowledgements() {
-        while let frames = try? socket.receive(timeout: .zero) {
-            if let (type, _) = try? WireProtocol.decodeEnvelope(frames), type != .ack {
-                Log.warning("unexpected message during a run", ["type": type.rawValue])
+    private func sendRecord(_ record: SpoolRecord) {
+        lastSent[record.fileName] = ContinuousClock.now
+        sendFrames(record.frames)
+    }
+
+    private func send<Body: Encodable>(_ type: WireProtocol.MessageType, _ body: Body) {
+        do {
+            sendFrames(try WireProtocol.encode(type, body))
+        } catch {
+            Log.error("cannot encode message", ["type": type.rawValue, "error": error])
+        }
+    }
+
+    /// Sends without blocking. A message that cannot be queued is dropped: heartbeats and
+    /// READY are repeated anyway and spooled records are sent again every resendInterval.
+    private func sendFrames(_ frames: [Data]) {
+        do {
+            if try !socket.sendNow(frames) {
+                Log.debug("send queue full, message dropped")
             }
+        } catch {
+            Log.warning("send failed", ["error": error])
         }
     }
 }

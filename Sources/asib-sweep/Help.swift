@@ -11,6 +11,8 @@ enum Help {
           status   Show the state of each run in a results folder.
           report   Rewrite summary.csv, epochs.csv, table.csv and plots from sweep.db.
           hash     Print the config-lock SHA-256 of an effective config (JSON or YAML).
+          keys     Create CURVE key pairs for authenticated workers.
+          ingest   Merge worker spool folders into a results folder's sweep.db.
 
         Run 'asib-sweep <subcommand> --help' for the options of one subcommand.
         """
@@ -38,18 +40,32 @@ enum Help {
 
     static let launch = """
         USAGE: asib-sweep launch --local N [--only AXIS=V[,V...]]... [--out DIR] [--configs DIR]
-                                 [--port PORT] [--max-attempts N] SPEC [KEY=VALUE ...]
+                                 [--port PORT] [--bind ADDRESS] [--keys DIR]
+                                 [--max-attempts N] [--worker-restarts N] SPEC [KEY=VALUE ...]
 
         Plans SPEC, starts the coordinator on 127.0.0.1 and N local asib-worker processes,
         and stays in the foreground until every run has finished. Runs already done in the
-        results folder (same run id and config hash) are not repeated.
+        results folder (same run id and config hash) are not repeated, and runs that sweep.db
+        lists as running are reclaimed by their reconnecting workers or queued again. A run
+        whose config changed starts as a new run; the old one is kept as RUN_ID@HASH12.
 
         OPTIONS:
           --local N          Number of local worker processes (0-64). Each gets
-                             max(1, cores / N) BLAS threads. With 0 the coordinator only
-                             serves workers started by hand with 'asib-worker --connect'.
-          --port PORT        Coordinator TCP port on 127.0.0.1 (default: chosen by the OS).
+                             max(1, cores / N) BLAS threads. With 0 the coordinator waits
+                             for workers started elsewhere (asib-worker --connect).
+          --port PORT        Coordinator TCP port (default: chosen by the OS). Give a fixed
+                             port when workers must reconnect after a coordinator restart.
+          --bind ADDRESS     Address to listen on (default 127.0.0.1). Any other address
+                             needs --keys, or --allow-insecure-bind.
+          --keys DIR         CURVE key folder made by 'asib-sweep keys DIR': only workers
+                             whose public keys DIR/authorized_workers lists may connect.
+          --allow-insecure-bind
+                             Accept a non-loopback --bind without --keys (anyone who can
+                             reach the port can take and report work).
           --max-attempts N   Attempts per run before it counts as failed (default 2).
+          --worker-restarts N
+                             Local workers that may be started in place of workers that
+                             died (default 2 x --local).
           --out, --configs, --only, KEY=VALUE: as for 'plan'.
         """
 
@@ -71,5 +87,23 @@ enum Help {
         Prints the SHA-256 of the canonical JSON of the effective config in FILE (JSON or
         YAML). Keys the runtime may change after the lock are removed first unless
         --no-sanitize is given.
+        """
+
+    static let keys = """
+        USAGE: asib-sweep keys DIR
+
+        Creates the CURVE key folder DIR (mode 0700, files 0600): coordinator.pub and
+        coordinator.secret, worker.pub and worker.secret, and authorized_workers, which lists
+        worker.pub. Pass --keys DIR to 'launch' and to 'asib-worker'. To admit workers with
+        other keys, add their public keys to authorized_workers, one per line.
+        """
+
+    static let ingest = """
+        USAGE: asib-sweep ingest DIR SPOOL...
+
+        Stores the records left in worker spool folders (asib-worker --spool) in DIR/sweep.db:
+        epoch metrics of started attempts, and DONE or FAIL of attempts still running there.
+        Records stored before are skipped, so ingesting a folder twice changes nothing. Run it
+        while no coordinator serves DIR, then 'asib-sweep report DIR'.
         """
 }

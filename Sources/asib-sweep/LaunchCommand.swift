@@ -18,6 +18,11 @@ struct LaunchCommand {
         let localWorkers = try arguments.integer("--local", in: 0...64)
         let port = try arguments.integer("--port", in: 0...65535) ?? 0
         let maxAttempts = try arguments.integer("--max-attempts", in: 1...100) ?? 2
+        let restarts = try arguments.integer("--worker-restarts", in: 0...1000)
+        let keys = try arguments.value("--keys").map { URL(fileURLWithPath: $0).standardizedFileURL }
+        let bindAddress = try arguments.value("--bind") ?? "127.0.0.1"
+        let allowInsecure = arguments.flag("--allow-insecure-bind")
+        try BindPolicy.check(address: bindAddress, keys: keys, allowInsecure: allowInsecure)
         let options = try SweepOptions(arguments: &arguments, subcommand: "launch")
         guard let localWorkers else {
             throw UsageError(
@@ -25,7 +30,7 @@ struct LaunchCommand {
                     + "(0 starts none, for workers started by hand with 'asib-worker --connect')"
             )
         }
-        let workerExecutable = try Self.workerExecutable()
+        let workerExecutable = localWorkers > 0 ? try Self.workerExecutable() : URL(fileURLWithPath: "/")
 
         let plan = try options.makePlan()
         let primary = try SweepSpec.load(from: options.specURL).config
@@ -37,6 +42,12 @@ struct LaunchCommand {
 
         try FileManager.default.createDirectory(at: results, withIntermediateDirectories: true)
         let store = try SweepStore(path: results.appendingPathComponent("sweep.db"))
+        // A run whose config changed since the last launch becomes a new run. The old one
+        // keeps its results in sweep.db and its folder under the archived id.
+        for archived in try store.supersedeChangedRuns(planned: runs.map(Self.runRecord)) {
+            try Self.archiveRunFolder(archived, results: results)
+            print("config of \(archived.runID) changed: old results kept as \(archived.archivedID)")
+        }
         try store.registerPlan(
             sweep: plan.sweep, planSHA256: plan.planSHA256, runs: runs.map(Self.runRecord)
         )
@@ -45,9 +56,9 @@ struct LaunchCommand {
         let coordinator = try Coordinator(
             runs: runs,
             options: .init(
-                endpoint: "tcp://127.0.0.1:\(port == 0 ? "*" : String(port))",
+                endpoint: "tcp://\(bindAddress):\(port == 0 ? "*" : String(port))",
                 resultsDirectory: results, configRoot: options.configRoot, primaryConfig: primary,
-                planSHA256: plan.planSHA256, maxAttempts: maxAttempts
+                planSHA256: plan.planSHA256, maxAttempts: maxAttempts, keysDirectory: keys
             ),
             store: store
         )
@@ -56,23 +67,27 @@ struct LaunchCommand {
         let threads = max(1, cores / max(1, localWorkers))
         print("sweep \(plan.sweep): \(runs.count) runs, plan \(plan.planSHA256.prefix(12))")
         print("results: \(results.path)")
-        let outcome: Coordinator.Outcome
         if localWorkers == 0 {
-            // The coordinator waits for workers started elsewhere. It cannot tell a slow worker
-            // from a missing one, so it runs until every run has finished or it is interrupted.
             print("coordinator: \(endpoint), no local workers; start workers with "
                 + "'asib-worker --connect \(endpoint)'")
-            outcome = try coordinator.serve(pool: nil)
         } else {
             print("coordinator: \(endpoint), \(localWorkers) local workers x \(threads) BLAS threads")
-            let pool = LocalWorkerPool()
-            InterruptHandler.install(pool: pool)
+        }
+
+        // By default each local worker may be replaced twice on average, so a few crashes do
+        // not shrink the pool while a worker that always crashes stops being restarted.
+        let pool = LocalWorkerPool(restarts: restarts ?? 2 * localWorkers)
+        InterruptHandler.install(pool: pool)
+        if localWorkers > 0 {
             try pool.start(
                 count: localWorkers, workerExecutable: workerExecutable, endpoint: endpoint,
-                threads: threads, logDirectory: results.appendingPathComponent("logs")
+                threads: threads, logDirectory: results.appendingPathComponent("logs"),
+                extraArguments: keys.map { ["--keys", $0.path] } ?? []
             )
-            outcome = try coordinator.serve(pool: pool)
         }
+        // Without local workers the coordinator cannot tell a slow worker from a missing one,
+        // so it runs until every run has finished or it is interrupted.
+        let outcome = try coordinator.serve(pool: localWorkers > 0 ? pool : nil)
 
         try Reports.write(store: store, to: results)
         print("finished: \(outcome.done) done, \(outcome.failed) failed, \(outcome.cancelled) cancelled")
@@ -109,6 +124,22 @@ struct LaunchCommand {
             } catch let error as ReportableError where error.exitCode == ExitCode.usage {
                 throw UsageError("run \(run.runID) (index \(run.index)): \(error.description)")
             }
+        }
+    }
+
+    /// Moves `runs/RUN_ID` to `runs/ARCHIVED_ID`, so the new run starts in an empty folder
+    /// and never resumes from the old config's files.
+    static func archiveRunFolder(_ archived: SupersededRun, results: URL) throws {
+        let from = RunFiles.runDirectory(results: results, runID: archived.runID)
+        let to = RunFiles.runDirectory(results: results, runID: archived.archivedID)
+        guard FileManager.default.fileExists(atPath: from.path) else { return }
+        do {
+            try FileManager.default.moveItem(at: from, to: to)
+        } catch {
+            throw RuntimeFailure(
+                "cannot move '\(from.path)' to '\(to.path)': \(error.localizedDescription); "
+                    + "move or remove the old run folder by hand"
+            )
         }
     }
 

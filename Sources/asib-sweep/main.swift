@@ -24,6 +24,10 @@ do {
         try ReportCommand(arguments: arguments).run()
     case "hash":
         try HashCommand(arguments: arguments).run()
+    case "keys":
+        try KeysCommand(arguments: arguments).run()
+    case "ingest":
+        try IngestCommand(arguments: arguments).run()
     case nil where arguments.flag("-h", "--help"):
         print(Help.overview)
     case "help":
@@ -32,7 +36,7 @@ do {
         FileHandle.standardError.write(Data((Help.overview + "\n").utf8))
         exit(ExitCode.usage)
     case let other?:
-        throw UsageError("unknown subcommand '\(other)'; expected plan, launch, status, report or hash")
+        throw UsageError("unknown subcommand '\(other)'; expected plan, launch, status, report, hash, keys or ingest")
     }
 } catch let error as ReportableError {
     FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))

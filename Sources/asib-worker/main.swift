@@ -6,7 +6,8 @@ import Foundation
 // asib-worker: serves a coordinator (`--connect`) or trains one run standalone (`run`).
 
 let usage = """
-    USAGE: asib-worker --connect tcp://HOST:PORT [--threads N] [--worker-id ID] [--shard I/N] [-v]
+    USAGE: asib-worker --connect tcp://HOST:PORT [--threads N] [--worker-id ID] [--shard I/N]
+                       [--spool DIR] [--keys DIR] [-v]
            asib-worker run CONFIG [KEY=VALUE ...] [--out DIR] [--threads N]
 
     Trains runs for an asib-sweep coordinator until it has no more work, or trains the effective
@@ -18,6 +19,11 @@ let usage = """
                           else 1).
       --worker-id ID      Name in the coordinator's logs (default: host-pid).
       --shard I/N         Only runs whose index mod N equals I (Slurm sharding).
+      --spool DIR         Folder for metric records until the coordinator acknowledges them
+                          (default: asib-spool/<worker id>). Records left there are sent again
+                          by the next worker on the folder, or merged by 'asib-sweep ingest'.
+      --keys DIR          CURVE keys made by 'asib-sweep keys DIR': connect with worker.secret
+                          and accept only the coordinator key in coordinator.pub.
       --out DIR           Run folder for 'run' (default: runs/standalone).
       -v, --verbose       Log progress at info level.
     """
@@ -68,11 +74,17 @@ do {
     let shard = try arguments.value("--shard")
     let workerID = try arguments.value("--worker-id")
         ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+    let spool = try arguments.value("--spool") ?? "asib-spool/\(workerID)"
+    let keys = try arguments.value("--keys")
     let extra = try arguments.positionals()
     guard extra.isEmpty else {
         throw UsageError("unexpected argument '\(extra[0])'\n\n" + usage)
     }
-    let session = try WorkerSession(endpoint: endpoint, workerID: workerID, shard: shard)
+    let session = try WorkerSession(
+        endpoint: endpoint, workerID: workerID, shard: shard,
+        spoolDirectory: URL(fileURLWithPath: spool),
+        keysDirectory: keys.map { URL(fileURLWithPath: $0) }
+    )
     _ = try session.serve()
 } catch let error as ReportableError {
     FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))

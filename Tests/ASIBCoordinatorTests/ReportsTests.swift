@@ -180,6 +180,38 @@ struct ReportsTests {
         #expect(cell(table, row: 1, column: "attempts") == "2")
     }
 
+    @Test("summary fills epochs a resumed attempt skipped")
+    func summaryResumedAttempt() throws {
+        let fixture = try StoreFixture()
+        let run = StoreFixture.record(index: 0)
+        let store = try fixture.storeWithPlan([run])
+        try store.markRunning(runID: run.runID, attempt: 1, worker: "w1")
+        for epoch in 1...3 {
+            try store.recordEpoch(
+                runID: run.runID, attempt: 1, seq: epoch, phase: "student", epoch: epoch,
+                metrics: ["acc": Double(10 * epoch)]
+            )
+        }
+        try store.markFailed(runID: run.runID, attempt: 1, reason: "lost")
+        try store.markQueued(runID: run.runID)
+        // Attempt 2 resumed after epoch 2, so it reports epoch 3 again and then epoch 4.
+        try store.markRunning(runID: run.runID, attempt: 2, worker: "w2")
+        try store.recordEpoch(
+            runID: run.runID, attempt: 2, seq: 1, phase: "student", epoch: 3, metrics: ["acc": 33]
+        )
+        try store.recordEpoch(
+            runID: run.runID, attempt: 2, seq: 2, phase: "student", epoch: 4, metrics: ["acc": 44]
+        )
+
+        try Reports.write(store: store, to: fixture.folder)
+
+        let table = try readCSV(fixture.folder, "summary.csv")
+        #expect(cell(table, row: 1, column: "student_ep1_acc") == "10.0")
+        #expect(cell(table, row: 1, column: "student_ep2_acc") == "20.0")
+        #expect(cell(table, row: 1, column: "student_ep3_acc") == "33.0")
+        #expect(cell(table, row: 1, column: "student_ep4_acc") == "44.0")
+    }
+
     @Test("field with comma or quote is quoted")
     func fieldQuoted() throws {
         let fixture = try StoreFixture()

@@ -51,7 +51,7 @@ final class StoreFixture {
 struct StoreTests {
     // MARK: - Schema
 
-    @Test("new store creates schema version 1")
+    @Test("new store creates schema version 2")
     func schemaCreated() throws {
         let fixture = try StoreFixture()
         _ = try fixture.openStore()
@@ -59,7 +59,7 @@ struct StoreTests {
         let database = try SQLiteDatabase(path: fixture.databaseURL)
         let versions = try database.query("SELECT version FROM schema_version") { $0.int(0) }
         let journal = try database.query("PRAGMA journal_mode") { try $0.text(0) }
-        #expect(versions == [1])
+        #expect(versions == [2])
         #expect(journal == ["wal"])
     }
 
@@ -87,7 +87,7 @@ struct StoreTests {
         try database.run("UPDATE schema_version SET version = 99")
 
         #expect(throws: StoreError.unsupportedSchema(
-            found: 99, expected: 1, path: fixture.databaseURL.path
+            found: 99, expected: 2, path: fixture.databaseURL.path
         )) {
             _ = try fixture.openStore()
         }
