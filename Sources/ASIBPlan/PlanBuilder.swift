@@ -19,8 +19,14 @@ struct PlanBuilder {
         let overrides: [String]
     }
 
+    /// Keys that the planner sets per run from the sweep's axes and teacher slots. An extra
+    /// override of one of them would give every run, teachers included, the same value while
+    /// run ids still name the axis values.
+    static let plannedKeys = ["method", "rung", "seed", "model/student", "method_name"]
+
     func plan(only: [String: [String]]) throws -> Plan {
         try checkNames()
+        try checkExtraOverrides()
         let filter = try AxisFilter(only: only, spec: spec)
         let teacherDrafts = try spec.teachers.map(teacherDraft)
         let teacherIDs = teacherDrafts.map(\.runID)
@@ -41,12 +47,28 @@ struct PlanBuilder {
         return Plan(sweep: spec.name, runs: try index(drafts))
     }
 
+    private func checkExtraOverrides() throws {
+        for text in extra {
+            let body = text.drop { $0 == "+" || $0 == "~" }
+            let key = body.prefix { $0 != "=" && $0 != "@" }
+            if Self.plannedKeys.contains(String(key)) {
+                throw PlanError.plannedKeyOverride(text: text, key: String(key))
+            }
+        }
+    }
+
     private func index(_ drafts: [Draft]) throws -> [PlannedRun] {
         var seen: Set<String> = []
+        var runByHash: [String: String] = [:]
         return try drafts.enumerated().map { position, draft in
             guard seen.insert(draft.runID).inserted else {
                 throw PlanError.duplicateRunID(runID: draft.runID)
             }
+            // Two runs that train the same config would count one result twice in table.csv.
+            if let first = runByHash[draft.hash] {
+                throw PlanError.duplicateConfig(first: first, second: draft.runID, hash: draft.hash)
+            }
+            runByHash[draft.hash] = draft.runID
             return PlannedRun(
                 index: position, runID: draft.runID, kind: draft.kind, method: draft.method,
                 rung: draft.rung, seed: draft.seed, configSHA256: draft.hash,

@@ -13,6 +13,8 @@ public enum PlanError: ReportableError, Equatable {
     case invalidOnlyFilter(axis: String, values: [String], reason: String)
     case missingTeachers(method: String, kdAlpha: Double, needed: [String])
     case duplicateRunID(runID: String)
+    case duplicateConfig(first: String, second: String, hash: String)
+    case plannedKeyOverride(text: String, key: String)
     case invalidPlanFile(reason: String)
     case planHashMismatch(stored: String, computed: String)
 
@@ -53,6 +55,15 @@ public enum PlanError: ReportableError, Equatable {
                 + "teachers \(needed.joined(separator: ", ")); add them under 'teachers:'"
         case .duplicateRunID(let runID):
             return "two runs get the id '\(runID)'; make the axis values or teacher slots distinct"
+        case .duplicateConfig(let first, let second, let hash):
+            return "runs '\(first)' and '\(second)' have the same config (config_sha256 "
+                + "\(hash.prefix(12))), so one result would count twice; check the sweep file's "
+                + "overrides for a key that hides an axis such as seed or method"
+        case .plannedKeyOverride(let text, let key):
+            return "override '\(text)' from the command line would set '\(key)' for every run, "
+                + "teachers included, while run ids still name the sweep's axis values; select "
+                + "axis values with --only (e.g. --only seed=7 after adding 7 to the axis) or "
+                + "edit the sweep file"
         case .invalidPlanFile(let reason):
             return "invalid plan.json: \(reason); re-create it with 'asib-sweep plan'"
         case .planHashMismatch(let stored, let computed):

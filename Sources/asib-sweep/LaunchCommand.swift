@@ -40,7 +40,9 @@ struct LaunchCommand {
         }
         try Self.preflight(runs)
 
-        try FileManager.default.createDirectory(at: results, withIntermediateDirectories: true)
+        // Held until launch returns: a second launch on this folder stops here with exit 64.
+        let folderLock = try FolderLock(folder: results, purpose: "asib-sweep launch")
+        defer { withExtendedLifetime(folderLock) {} }
         let store = try SweepStore(path: results.appendingPathComponent("sweep.db"))
         // A run whose config changed since the last launch becomes a new run. The old one
         // keeps its results in sweep.db and its folder under the archived id.
@@ -168,14 +170,19 @@ enum InterruptHandler {
     nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
 
     static func install(pool: LocalWorkerPool) {
-        for signalNumber in [SIGINT, SIGTERM] {
+        // A closed stdout (`launch ... | head`) must not kill the coordinator mid-sweep, so
+        // writes to it fail quietly instead of raising SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
+        // SIGHUP arrives when the terminal closes; like SIGINT and SIGTERM it stops the local
+        // workers, and the shell convention 128 + signal number becomes the exit code.
+        for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler {
                 Log.warning("interrupted, stopping local workers", ["signal": signalNumber])
                 pool.terminateAll()
                 pool.waitForExit(timeout: .seconds(5))
-                exit(130)
+                exit(128 + signalNumber)
             }
             source.resume()
             sources.append(source)

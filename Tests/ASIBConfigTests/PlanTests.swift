@@ -192,6 +192,31 @@ struct PlanTests {
         #expect(message?.contains("did you mean `kd_alpha`?") == true)
     }
 
+    @Test(arguments: ["seed=7", "method=vanilla_kd", "+rung=L2", "model/student=resnet20"])
+    func extraOverrideOfAxisKeyIsRejected(text: String) {
+        let message = errorMessage {
+            _ = try Planner.plan(specURL: smokeSpec, configRoot: configRoot, extraOverrides: [text])
+        }
+        #expect(message?.contains("override '\(text)'") == true, "\(message ?? "no error")")
+        #expect(message?.contains("--only") == true)
+    }
+
+    @Test func runsWithEqualConfigsAreRejected() throws {
+        // The sweep file's own override hides the seed axis, so both seeds train one config.
+        let spec = try temporarySpec("""
+            sweep: same
+            overrides: [seed=5]
+            students:
+              model: resnet8
+              axes: {method: [ce_only], seed: [1, 2]}
+            """)
+        let message = errorMessage {
+            _ = try Planner.plan(specURL: spec, configRoot: configRoot)
+        }
+        #expect(message?.contains("'ce_only-s1' and 'ce_only-s2' have the same config") == true,
+                "\(message ?? "no error")")
+    }
+
     @Test func rungAxisNamesRuns() throws {
         let spec = try temporarySpec("""
             sweep: ladder

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// A release executable started in the background, with its output in files.
-private final class BackgroundProcess {
+private final class SweepProcess {
     let process = Process()
     let outputFile: URL
     let errorFile: URL
@@ -83,7 +83,7 @@ struct LockAndRetryTests {
         let spec = try writeTinySweep(in: folder, extraOverrides: ["use_amp=true"])
         let out = folder.appendingPathComponent("results")
         // --max-attempts 1: the safe retry is granted even when no ordinary retry is left.
-        let launch = try BackgroundProcess(
+        let launch = try SweepProcess(
             "asib-sweep",
             [
                 "launch", "--local", "1", "--max-attempts", "1", "--out", out.path,
@@ -130,7 +130,7 @@ struct LockAndRetryTests {
         let out = folder.appendingPathComponent("results")
 
         // The coordinator plans and locks the run, then waits for a worker started by hand.
-        let launch = try BackgroundProcess(
+        let launch = try SweepProcess(
             "asib-sweep",
             ["launch", "--local", "0", "--out", out.path, "--configs", configs.path, spec.path]
         )
