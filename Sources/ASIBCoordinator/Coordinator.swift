@@ -8,6 +8,10 @@ import Foundation
 /// A run is ready when every run it depends on is done; it is cancelled when one of them
 /// failed or was cancelled. A run whose worker reports a retryable failure, or whose local
 /// worker process dies, goes back to the queue until `maxAttempts` attempts were made.
+///
+/// A worker whose HELLO lists `run_indices` (a Slurm array task) is assigned only those runs,
+/// and is told to shut down as soon as all of them have finished, so that the array task ends
+/// and jobs that depend on it can start.
 public final class Coordinator {
     public struct Options {
         public var endpoint: String
@@ -49,6 +53,8 @@ public final class Coordinator {
         var run: String?
         var idle = false
         var shutdownSent = false
+        /// Run ids this worker may train; nil for any run.
+        var servedRuns: Set<String>? = nil
     }
 
     private let runs: [CoordinatorRun]
@@ -78,7 +84,10 @@ public final class Coordinator {
     }
 
     /// Serves workers until every run has finished, then tells each worker to shut down.
-    public func serve(pool: LocalWorkerPool?) throws -> Outcome {
+    ///
+    /// `external` watches workers that the coordinator did not start, such as Slurm array
+    /// tasks: once it reports that none is left, every unfinished run counts as failed.
+    public func serve(pool: LocalWorkerPool?, external: ExternalWorkers? = nil) throws -> Outcome {
         try loadStates()
         cancelUnreachableRuns()
         announceProgress()
@@ -89,6 +98,10 @@ public final class Coordinator {
             }
             if let pool {
                 try reapDeadWorkers(pool: pool)
+            }
+            if let external, !allRunsFinal(), let reason = external.reasonNoWorkerIsLeft() {
+                try failUnfinishedRuns(reason: reason)
+                print("no worker is left before the sweep finished: \(reason)")
             }
         }
         shutDownWorkers(pool: pool)
@@ -121,8 +134,18 @@ public final class Coordinator {
             && run.dependsOn.allSatisfy { states[$0]?.status == .done }
     }
 
-    private func nextReadyRun() -> CoordinatorRun? {
-        runs.first(where: isReady)
+    /// The first ready run that the worker behind `peer` may train.
+    private func nextReadyRun(for peer: Data) -> CoordinatorRun? {
+        guard let served = workers[peer]?.servedRuns else {
+            return runs.first(where: isReady)
+        }
+        return runs.first { served.contains($0.runID) && isReady($0) }
+    }
+
+    /// Whether the worker behind `peer` serves a fixed set of runs that have all finished.
+    private func servedRunsFinished(for peer: Data) -> Bool {
+        guard let served = workers[peer]?.servedRuns else { return false }
+        return served.allSatisfy { states[$0]?.status.isFinal ?? true }
     }
 
     /// Cancels queued runs that depend, directly or not, on a failed or cancelled run.
@@ -187,7 +210,8 @@ public final class Coordinator {
         switch type {
         case .hello:
             let hello = try WireProtocol.decodeBody(HelloBody.self, body)
-            workers[peer] = WorkerState(id: hello.workerId, pid: hello.pid)
+            workers[peer] = WorkerState(
+                id: hello.workerId, pid: hello.pid, servedRuns: servedRuns(hello, from: peer))
             Log.info("worker connected", ["worker": hello.workerId, "host": hello.host, "pid": hello.pid])
         case .ready:
             let ready = try WireProtocol.decodeBody(ReadyBody.self, body)
@@ -206,6 +230,22 @@ public final class Coordinator {
         case .assign, .ack, .cancel, .shutdown:
             reject(peer: peer, reason: "\(type.rawValue) is sent by the coordinator, not to it")
         }
+    }
+
+    /// Maps the HELLO's `run_indices` to run ids. An index outside the plan means the worker
+    /// read a different plan: the message is logged as rejected and the worker serves no run,
+    /// so its next READY is answered with SHUTDOWN.
+    private func servedRuns(_ hello: HelloBody, from peer: Data) -> Set<String>? {
+        guard let indices = hello.runIndices else { return nil }
+        let runIDsByIndex = Dictionary(uniqueKeysWithValues: runs.map { ($0.index, $0.runID) })
+        if let unknown = indices.first(where: { runIDsByIndex[$0] == nil }) {
+            reject(
+                peer: peer,
+                reason: "HELLO from worker '\(hello.workerId)' lists run index \(unknown), "
+                    + "which is not in the plan of \(runs.count) runs")
+            return []
+        }
+        return Set(indices.compactMap { runIDsByIndex[$0] })
     }
 
     private func reject(peer: Data?, reason: String) {
@@ -234,7 +274,11 @@ public final class Coordinator {
             try sendShutdown(to: peer, reason: "sweep finished")
             return
         }
-        if let run = nextReadyRun() {
+        if servedRunsFinished(for: peer) {
+            try sendShutdown(to: peer, reason: "every run this worker serves has finished")
+            return
+        }
+        if let run = nextReadyRun(for: peer) {
             try assign(run, to: peer)
         } else {
             workers[peer]?.idle = true
@@ -271,7 +315,9 @@ public final class Coordinator {
         for (peer, worker) in workers where worker.idle && !worker.shutdownSent {
             if allRunsFinal() {
                 try sendShutdown(to: peer, reason: "sweep finished")
-            } else if let run = nextReadyRun() {
+            } else if servedRunsFinished(for: peer) {
+                try sendShutdown(to: peer, reason: "every run this worker serves has finished")
+            } else if let run = nextReadyRun(for: peer) {
                 try assign(run, to: peer)
             }
         }
@@ -374,17 +420,22 @@ public final class Coordinator {
             workers[peer] = nil
         }
         if alive.isEmpty && !allRunsFinal() {
-            for run in runs where !(states[run.runID]?.status.isFinal ?? true) {
-                states[run.runID]?.status = .failed
-                try store.markFailed(
-                    runID: run.runID, attempt: states[run.runID]?.attempts ?? 0,
-                    reason: "no worker left to run it; see the worker logs in \(options.resultsDirectory.path)/logs"
-                )
-            }
+            try failUnfinishedRuns(
+                reason: "no worker left to run it; see the worker logs in \(options.resultsDirectory.path)/logs"
+            )
             print("all workers exited before the sweep finished; see the logs in \(options.resultsDirectory.path)/logs")
             return
         }
         try assignIdleWorkers()
+    }
+
+    private func failUnfinishedRuns(reason: String) throws {
+        for run in runs where !(states[run.runID]?.status.isFinal ?? true) {
+            states[run.runID]?.status = .failed
+            try store.markFailed(
+                runID: run.runID, attempt: states[run.runID]?.attempts ?? 0, reason: reason
+            )
+        }
     }
 
     private func sendShutdown(to peer: Data, reason: String) throws {
@@ -414,4 +465,12 @@ public final class Coordinator {
         pool?.waitForExit(timeout: .seconds(5))
         socket.close()
     }
+}
+
+/// Workers that the coordinator did not start and cannot watch as child processes, such as
+/// the tasks of Slurm job arrays. `Coordinator.serve` asks once per poll (every 200 ms), so an
+/// implementation that runs commands should rate-limit itself.
+public protocol ExternalWorkers: AnyObject {
+    /// Returns why no worker can connect or report any more, or nil while one still may.
+    func reasonNoWorkerIsLeft() -> String?
 }

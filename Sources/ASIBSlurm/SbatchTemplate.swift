@@ -8,7 +8,7 @@ public struct SbatchTemplate: Equatable, Sendable {
     /// Placeholders that must each appear exactly once.
     public static let placeholders = [
         "SBATCH_LINES", "SETUP_LINES", "WORKER", "ENDPOINT", "PLAN", "PLAN_SHA256",
-        "ARRAY_OFFSET", "SHARDS",
+        "RUN_KIND", "ARRAY_OFFSET", "SHARDS",
     ]
 
     public let text: String

@@ -7,14 +7,25 @@ public final class WorkerSession {
     private let endpoint: String
     private let workerID: String
     private let shard: String?
+    private let runIndices: [Int]?
     private let context: ZMQContext
     private let socket: ZMQSocket
     private var sequence = 0
+    /// Run id to whether its latest attempt on this worker ended in DONE.
+    private var latestOutcomes: [String: Bool] = [:]
 
-    public init(endpoint: String, workerID: String, shard: String?) throws {
+    /// Runs whose latest attempt on this worker failed, in run id order. A Slurm array task
+    /// exits non-zero when this is not empty, so `afterok` dependents do not start.
+    public var failedRuns: [String] {
+        latestOutcomes.filter { !$0.value }.keys.sorted()
+    }
+
+    /// `runIndices` restricts the worker to these plan indices (sent in HELLO); nil for any run.
+    public init(endpoint: String, workerID: String, shard: String?, runIndices: [Int]? = nil) throws {
         self.endpoint = endpoint
         self.workerID = workerID
         self.shard = shard
+        self.runIndices = runIndices
         context = try ZMQContext()
         socket = try ZMQSocket(context: context, kind: .dealer)
         try socket.setRoutingID("\(workerID)-\(getpid())")
@@ -26,7 +37,8 @@ public final class WorkerSession {
     public func serve() throws -> Int {
         try socket.connect(endpoint)
         let hello = HelloBody(
-            workerId: workerID, host: ProcessInfo.processInfo.hostName, pid: getpid(), shard: shard
+            workerId: workerID, host: ProcessInfo.processInfo.hostName, pid: getpid(), shard: shard,
+            runIndices: runIndices
         )
         try socket.send(WireProtocol.encode(.hello, hello))
         Log.notice("connected", ["endpoint": endpoint, "worker": workerID])
@@ -35,6 +47,9 @@ public final class WorkerSession {
         while true {
             try socket.send(WireProtocol.encode(.ready, ReadyBody(workerId: workerID)))
             guard let (type, body) = try awaitInstruction() else {
+                // NOTE: a worker that serves a fixed set of runs (`runIndices`, a Slurm array
+                // task) could train them without the coordinator and keep their metrics for a
+                // later merge; until that exists, an unreachable coordinator ends the worker.
                 throw RuntimeFailure(
                     "no reply from the coordinator at '\(endpoint)' for "
                         + "\(WireProtocol.coordinatorSilenceLimit); is 'asib-sweep launch' running?"
@@ -101,6 +116,7 @@ public final class WorkerSession {
                 seconds: outcome.seconds
             )
             try socket.send(WireProtocol.encode(.done, done))
+            latestOutcomes[assignment.runId] = true
             Log.notice("run done", ["run": assignment.runId, "final_acc": outcome.finalAccuracy])
         } catch {
             let retryable = (error as? ReportableError)?.exitCode != ExitCode.usage
@@ -113,6 +129,7 @@ public final class WorkerSession {
                 retryable: retryable
             )
             try socket.send(WireProtocol.encode(.fail, failure))
+            latestOutcomes[assignment.runId] = false
         }
     }
 

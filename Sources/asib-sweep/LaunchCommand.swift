@@ -6,6 +6,7 @@ import ASIBTrainer
 import Foundation
 
 /// `asib-sweep launch --local N`: plans the sweep, serves it to N local workers, writes tables.
+/// `launch --array` goes to `ArrayLaunchCommand`.
 struct LaunchCommand {
     var arguments: CommandLineArguments
 
@@ -13,6 +14,15 @@ struct LaunchCommand {
         var arguments = self.arguments
         if arguments.flag("-h", "--help") {
             print(Help.launch)
+            return
+        }
+        if arguments.flag("--array") {
+            if try arguments.value("--local") != nil {
+                throw UsageError(
+                    "--local and --array exclude each other: give --local N for local workers "
+                        + "or --array for Slurm job arrays")
+            }
+            try ArrayLaunchCommand(arguments: arguments).run()
             return
         }
         let localWorkers = try arguments.integer("--local", in: 1...64)
@@ -24,29 +34,12 @@ struct LaunchCommand {
         }
         let workerExecutable = try Self.workerExecutable()
 
-        let plan = try options.makePlan()
-        let primary = try SweepSpec.load(from: options.specURL).config
-        let results = options.resultsDirectory(for: plan).standardizedFileURL
-        let runs = try plan.runs.map {
-            try Self.coordinatorRun($0, configRoot: options.configRoot, primary: primary)
-        }
-        try Self.preflight(runs)
-
-        try FileManager.default.createDirectory(at: results, withIntermediateDirectories: true)
-        let store = try SweepStore(path: results.appendingPathComponent("sweep.db"))
-        try store.registerPlan(
-            sweep: plan.sweep, planSHA256: plan.planSHA256, runs: runs.map(Self.runRecord)
-        )
-        try AtomicFile.write(plan.jsonText(), to: results.appendingPathComponent("plan.json"))
-
-        let coordinator = try Coordinator(
-            runs: runs,
-            options: .init(
-                endpoint: "tcp://127.0.0.1:\(port == 0 ? "*" : String(port))",
-                resultsDirectory: results, configRoot: options.configRoot, primaryConfig: primary,
-                planSHA256: plan.planSHA256, maxAttempts: maxAttempts
-            ),
-            store: store
+        let sweep = try PlannedSweep(options: options)
+        let (plan, runs, results) = (sweep.plan, sweep.runs, sweep.results)
+        let store = try sweep.register()
+        let coordinator = try sweep.makeCoordinator(
+            endpoint: "tcp://127.0.0.1:\(port == 0 ? "*" : String(port))",
+            maxAttempts: maxAttempts, store: store
         )
         let endpoint = try coordinator.bind()
         let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -138,5 +131,56 @@ enum InterruptHandler {
             source.resume()
             sources.append(source)
         }
+    }
+}
+
+/// A planned and preflighted sweep, shared by `launch --local` and `launch --array`.
+struct PlannedSweep {
+    let options: SweepOptions
+    let plan: Plan
+    let primary: String
+    /// The results folder, as an absolute path.
+    let results: URL
+    let runs: [CoordinatorRun]
+
+    /// Plans the sweep and checks every run's options and data files; writes nothing.
+    init(options: SweepOptions) throws {
+        self.options = options
+        plan = try options.makePlan()
+        primary = try SweepSpec.load(from: options.specURL).config
+        results = options.resultsDirectory(for: plan).standardizedFileURL
+        let configRoot = options.configRoot
+        let primary = self.primary
+        let runs = try plan.runs.map {
+            try LaunchCommand.coordinatorRun($0, configRoot: configRoot, primary: primary)
+        }
+        try LaunchCommand.preflight(runs)
+        self.runs = runs
+    }
+
+    var planURL: URL {
+        results.appendingPathComponent("plan.json")
+    }
+
+    /// Creates the results folder, registers the plan in sweep.db and writes plan.json.
+    func register() throws -> SweepStore {
+        try FileManager.default.createDirectory(at: results, withIntermediateDirectories: true)
+        let store = try SweepStore(path: results.appendingPathComponent("sweep.db"))
+        try store.registerPlan(
+            sweep: plan.sweep, planSHA256: plan.planSHA256, runs: runs.map(LaunchCommand.runRecord)
+        )
+        try AtomicFile.write(plan.jsonText(), to: planURL)
+        return store
+    }
+
+    func makeCoordinator(endpoint: String, maxAttempts: Int, store: SweepStore) throws -> Coordinator {
+        try Coordinator(
+            runs: runs,
+            options: .init(
+                endpoint: endpoint, resultsDirectory: results, configRoot: options.configRoot,
+                primaryConfig: primary, planSHA256: plan.planSHA256, maxAttempts: maxAttempts
+            ),
+            store: store
+        )
     }
 }
