@@ -66,6 +66,7 @@ enum DetachedLaunch {
         posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
 
+        markDescriptorsCloseOnExec()
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in extraEnvironment {
             environment[key] = value
@@ -83,6 +84,20 @@ enum DetachedLaunch {
                 "cannot start the background coordinator: \(String(cString: strerror(result)))")
         }
         return pid
+    }
+
+    /// Sets FD_CLOEXEC on every open descriptor above stderr, so the background process holds
+    /// none of them. A caller that waits for this process by a pipe it inherited, as
+    /// Foundation's `Process` does, would otherwise wait for the background coordinator too.
+    private static func markDescriptorsCloseOnExec() {
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for name in descriptors {
+            guard let descriptor = Int32(name), descriptor > 2 else { continue }
+            let flags = fcntl(descriptor, F_GETFD)
+            if flags >= 0 {
+                _ = fcntl(descriptor, F_SETFD, flags | FD_CLOEXEC)
+            }
+        }
     }
 
     private static func tail(of url: URL) -> String {
