@@ -142,10 +142,32 @@ public final class Coordinator {
         return runs.first { served.contains($0.runID) && isReady($0) }
     }
 
-    /// Whether the worker behind `peer` serves a fixed set of runs that have all finished.
-    private func servedRunsFinished(for peer: Data) -> Bool {
-        guard let served = workers[peer]?.servedRuns else { return false }
-        return served.allSatisfy { states[$0]?.status.isFinal ?? true }
+    /// The SHUTDOWN reason for a worker that serves a fixed set of runs when none of them is
+    /// left to train; nil while one may still be assigned, or for a worker that serves any run.
+    private func servedRunsShutdownReason(for peer: Data) -> String? {
+        guard let served = workers[peer]?.servedRuns else { return nil }
+        if served.isEmpty {
+            return "this worker serves no run of this plan"
+        }
+        let finished = served.allSatisfy { states[$0]?.status.isFinal ?? true }
+        return finished ? "every run this worker serves has finished" : nil
+    }
+
+    /// Requeues the run of an earlier connection of the array task `hello` comes from. Array
+    /// task worker ids (`slurm-JOB_TASK`) are unique, so a second HELLO under the same id means
+    /// Slurm restarted the task and the earlier process will not report again.
+    private func releaseEarlierConnection(of hello: HelloBody, newPeer: Data) {
+        guard hello.runIndices != nil else { return }
+        for (peer, worker) in workers where peer != newPeer && worker.id == hello.workerId {
+            if let runID = worker.run, states[runID]?.status == .running {
+                requeueOrFail(
+                    runID: runID,
+                    reason: "worker \(hello.workerId) connected again, so its earlier process "
+                        + "ended during the run",
+                    retryable: true)
+            }
+            workers[peer] = nil
+        }
     }
 
     /// Cancels queued runs that depend, directly or not, on a failed or cancelled run.
@@ -210,6 +232,7 @@ public final class Coordinator {
         switch type {
         case .hello:
             let hello = try WireProtocol.decodeBody(HelloBody.self, body)
+            releaseEarlierConnection(of: hello, newPeer: peer)
             workers[peer] = WorkerState(
                 id: hello.workerId, pid: hello.pid, servedRuns: servedRuns(hello, from: peer))
             Log.info("worker connected", ["worker": hello.workerId, "host": hello.host, "pid": hello.pid])
@@ -274,8 +297,8 @@ public final class Coordinator {
             try sendShutdown(to: peer, reason: "sweep finished")
             return
         }
-        if servedRunsFinished(for: peer) {
-            try sendShutdown(to: peer, reason: "every run this worker serves has finished")
+        if let reason = servedRunsShutdownReason(for: peer) {
+            try sendShutdown(to: peer, reason: reason)
             return
         }
         if let run = nextReadyRun(for: peer) {
@@ -315,8 +338,8 @@ public final class Coordinator {
         for (peer, worker) in workers where worker.idle && !worker.shutdownSent {
             if allRunsFinal() {
                 try sendShutdown(to: peer, reason: "sweep finished")
-            } else if servedRunsFinished(for: peer) {
-                try sendShutdown(to: peer, reason: "every run this worker serves has finished")
+            } else if let reason = servedRunsShutdownReason(for: peer) {
+                try sendShutdown(to: peer, reason: reason)
             } else if let run = nextReadyRun(for: peer) {
                 try assign(run, to: peer)
             }

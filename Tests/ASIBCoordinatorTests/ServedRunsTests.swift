@@ -33,9 +33,12 @@ private struct FakeWorker {
     let socket: ZMQSocket
     let id: String
 
-    init(context: ZMQContext, endpoint: String, id: String, runIndices: [Int]?) throws {
+    init(
+        context: ZMQContext, endpoint: String, id: String, runIndices: [Int]?,
+        routingID: String? = nil
+    ) throws {
         socket = try ZMQSocket(context: context, kind: .dealer)
-        try socket.setRoutingID(id)
+        try socket.setRoutingID(routingID ?? id)
         try socket.connect(endpoint)
         self.id = id
         try socket.send(
@@ -115,7 +118,7 @@ struct ServedRunsTests {
         let stranger = try FakeWorker(
             context: context, endpoint: endpoint, id: "c", runIndices: [7])
         try stranger.ready()
-        #expect(try stranger.expectShutdown().contains("serves has finished"))
+        #expect(try stranger.expectShutdown() == "this worker serves no run of this plan")
 
         let workerB = try FakeWorker(context: context, endpoint: endpoint, id: "b", runIndices: nil)
         try workerB.ready()
@@ -135,6 +138,48 @@ struct ServedRunsTests {
         #expect(serving.outcome?.done == 2)
         let statuses = try store.runs().map(\.status)
         #expect(statuses == ["done", "done"])
+    }
+
+    @Test("restarted array task gets its run again")
+    func restartedTask() throws {
+        let fixture = try StoreFixture()
+        let records = [StoreFixture.record(index: 0)]
+        let store = try fixture.storeWithPlan(records)
+        let runs = records.map {
+            CoordinatorRun(
+                index: $0.index, runID: $0.runID, kind: $0.kind, method: $0.method, rung: $0.rung,
+                seed: $0.seed, configSHA256: $0.configSHA256, dependsOn: [], overrides: [],
+                configJSON: "{}")
+        }
+        let coordinator = try Coordinator(
+            runs: runs,
+            options: .init(
+                endpoint: "tcp://127.0.0.1:*", resultsDirectory: fixture.folder,
+                configRoot: fixture.folder, primaryConfig: "base", planSHA256: "plan-1"),
+            store: store)
+        let endpoint = try coordinator.bind()
+        let serving = ServingThread(coordinator)
+        let context = try ZMQContext()
+
+        let first = try FakeWorker(
+            context: context, endpoint: endpoint, id: "slurm-9_0", runIndices: [0],
+            routingID: "first")
+        try first.ready()
+        #expect(try first.expectAssignment().attempt == 1)
+
+        // The same task connects again from a new process, as after a Slurm requeue.
+        let second = try FakeWorker(
+            context: context, endpoint: endpoint, id: "slurm-9_0", runIndices: [0],
+            routingID: "second")
+        try second.ready()
+        let retry = try second.expectAssignment()
+        #expect(retry.index == 0)
+        #expect(retry.attempt == 2)
+        try second.done(retry)
+        try second.ready()
+        #expect(try second.expectShutdown() == "sweep finished")
+        #expect(serving.wait(seconds: 10))
+        #expect(serving.outcome?.done == 1)
     }
 
     @Test("HELLO without run indices decodes as any run")
