@@ -213,6 +213,53 @@ struct SlurmArrayTests {
         }
     }
 
+    @Test("failed teacher cancels the student arrays")
+    func failedTeacher() throws {
+        let folder = try ExecutableRunner.temporaryDirectory("slurm-fail")
+        // A learning rate of 1e30 makes the teachers' loss non-finite in their second step.
+        let spec = folder.appendingPathComponent("failing-teachers.yaml")
+        try """
+            sweep: failing-teachers
+            config: base
+            overrides: [dataset.train_limit=200, dataset.test_limit=100, dataset.batch_size=50,
+                        student_epochs=1]
+            teachers:
+              teacher1: {model: resnet8, seed: 101}
+              teacher2: {model: resnet8, seed: 102}
+            teacher_overrides: [student_lr=1.0e+30]
+            students:
+              model: resnet8
+              axes: {method: [vanilla_kd], rung: [none], seed: [1, 2]}
+            """.write(to: spec, atomically: true, encoding: .utf8)
+        let out = folder.appendingPathComponent("results")
+        let result = try ExecutableRunner.run(
+            "asib-sweep",
+            [
+                "launch", "--array", "--max-attempts", "1", "--configs", "configs", "--out",
+                out.path, spec.path,
+            ],
+            timeout: 120)
+        #expect(result.status == 1, "stdout: \(result.output)\nstderr: \(result.error)")
+        #expect(result.output.contains("cancelled 2 array tasks that no run needs any more"))
+
+        let summary = try CSVTable(url: out.appendingPathComponent("summary.csv"))
+        for row in summary.rows {
+            let expected = summary.value(row, "kind") == "teacher" ? "failed" : "cancelled"
+            #expect(summary.value(row, "status") == expected, "run \(row[1])")
+        }
+        let spans = try ArrayLaunch.readSpans(in: out.appendingPathComponent("logs/slurm"))
+        #expect(spans.count == 2, "only the teacher tasks start")
+        #expect(spans.allSatisfy { $0.status == 1 })
+
+        let jobsData = try Data(contentsOf: out.appendingPathComponent("slurm-jobs.json"))
+        let jobs = try #require(try JSONSerialization.jsonObject(with: jobsData) as? [String: Any])
+        let jobIDs = try #require(jobs["arrays"] as? [[String: Any]]).compactMap { $0["job_id"] as? Int }
+        let squeue = try ExecutableRunner.run(
+            "/usr/bin/squeue", ["-h", "-j", jobIDs.map(String.init).joined(separator: ","), "-o", "%i %T"],
+            timeout: 30)
+        #expect(squeue.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+    }
+
     @Test("status and cancel act on the sweep's jobs")
     func statusAndCancel() throws {
         let out = try ExecutableRunner.temporaryDirectory("slurm-cancel")
