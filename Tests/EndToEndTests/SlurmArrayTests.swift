@@ -192,6 +192,20 @@ struct SlurmArrayTests {
         #expect(lastTeacherEnd <= firstStudentStart)
     }
 
+    @Test("second launch of a done sweep submits nothing")
+    func relaunchDoneSweep() throws {
+        let launch = try Self.oneRunPerTask()
+        let jobsBefore = try Data(contentsOf: launch.out.appendingPathComponent("slurm-jobs.json"))
+        let again = try ExecutableRunner.run(
+            "asib-sweep", ["launch", "--array", "--out", launch.out.path, tinySweep], timeout: 120)
+        #expect(again.status == 0, "stderr: \(again.error)")
+        #expect(again.output.contains("every run is already done; no job array submitted"))
+        #expect(!again.output.contains("submitted teacher job array"))
+        #expect(!again.output.contains("submitted student job array"))
+        let jobsAfter = try Data(contentsOf: launch.out.appendingPathComponent("slurm-jobs.json"))
+        #expect(jobsAfter == jobsBefore)
+    }
+
     @Test("3 shards finish every run once")
     func threeShards() throws {
         let launch = try ArrayLaunch(["--shards", "3"])
