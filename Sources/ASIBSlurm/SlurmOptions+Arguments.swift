@@ -12,8 +12,9 @@ extension SlurmOptions {
           --sbatch-line OPTION  extra '#SBATCH OPTION' line in the script (repeatable)
           --setup-line LINE     shell line run before the worker, such as 'module load
                                 openblas' (repeatable)
-          --shards K            K array tasks share the runs, run i going to task i mod K
-                                (default: one task per run)
+          --shards K            K array tasks share the teacher runs and K the student runs,
+                                the i-th run of each kind going to task i mod K (default:
+                                one task per run)
         """
 
     /// Takes the Slurm options out of `arguments` and validates them.
