@@ -144,8 +144,15 @@ struct ArrayLaunchCommand {
         print(try arrays.dryRunText(), terminator: "")
     }
 
-    /// Rejects bind addresses that cannot form `tcp://ADDRESS:PORT`.
+    /// Rejects bind addresses that cannot form `tcp://ADDRESS:PORT`, and wildcard addresses,
+    /// because the tasks connect to the bound address and cannot connect to a wildcard.
     static func validateBindAddress(_ address: String) throws {
+        if ["*", "0.0.0.0", "::", "[::]"].contains(address) {
+            throw UsageError(
+                "invalid --bind '\(address)': the array tasks connect to this address, so give "
+                    + "one address of this machine that the compute nodes can reach, such as "
+                    + "10.0.0.5, not a wildcard")
+        }
         let invalid = address.isEmpty || address.contains("://")
             || address.contains(where: { $0.isWhitespace || $0 == "/" })
         if invalid {

@@ -408,5 +408,9 @@ struct ArrayTaskGuardTests {
             "asib-sweep", ["launch", "--array", "--dry-run", "--bind", "tcp://x", tinySweep])
         #expect(bind.status == 64)
         #expect(bind.error.contains("invalid --bind"))
+        let wildcard = try ExecutableRunner.run(
+            "asib-sweep", ["launch", "--array", "--dry-run", "--bind", "0.0.0.0", tinySweep])
+        #expect(wildcard.status == 64)
+        #expect(wildcard.error.contains("not a wildcard"))
     }
 }
