@@ -48,7 +48,10 @@ let package = Package(
                 "ASIBTrainer", "ASIBWire",
             ]
         ),
-        .executableTarget(name: "asib-worker", dependencies: ["ASIBSupport", "ASIBWorker"]),
+        .executableTarget(
+            name: "asib-worker",
+            dependencies: ["ASIBSupport", "ASIBPlan", "ASIBSlurm", "ASIBWorker"]
+        ),
         .executableTarget(
             name: "asib-bench",
             dependencies: ["ASIBSupport", "ASIBTrainer"],

@@ -12,6 +12,10 @@ import Foundation
 /// A run that reached a non-finite loss with `use_amp` on is queued once more as a safe
 /// retry, even past `maxAttempts`: that attempt and any later one get ASSIGN `safe_retry` and
 /// train with `use_amp` off.
+///
+/// A worker whose HELLO lists `run_indices` (a Slurm array task) is assigned only those runs,
+/// and is told to shut down as soon as all of them have finished, so that the array task ends
+/// and jobs that depend on it can start.
 public final class Coordinator {
     public struct Options {
         public var endpoint: String
@@ -71,6 +75,8 @@ public final class Coordinator {
         var run: String?
         var idle = false
         var shutdownSent = false
+        /// Run ids this worker may train; nil for any run.
+        var servedRuns: Set<String>? = nil
     }
 
     let runs: [CoordinatorRun]
@@ -119,7 +125,10 @@ public final class Coordinator {
     }
 
     /// Serves workers until every run has finished, then tells each worker to shut down.
-    public func serve(pool: LocalWorkerPool?) throws -> Outcome {
+    ///
+    /// `external` watches workers that the coordinator did not start, such as Slurm array
+    /// tasks: once it reports that none is left, every unfinished run counts as failed.
+    public func serve(pool: LocalWorkerPool?, external: ExternalWorkers? = nil) throws -> Outcome {
         try loadStates()
         cancelUnreachableRuns()
         announceProgress()
@@ -134,6 +143,10 @@ public final class Coordinator {
                 try reapDeadWorkers(pool: pool)
             } else {
                 try assignIdleWorkers()
+            }
+            if let external, !allRunsFinal(), let reason = external.reasonNoWorkerIsLeft() {
+                try failUnfinishedRuns(reason: reason)
+                print("no worker is left before the sweep finished: \(reason)")
             }
         }
         shutDownWorkers(pool: pool)
@@ -181,8 +194,40 @@ public final class Coordinator {
             && run.dependsOn.allSatisfy { states[$0]?.status == .done }
     }
 
-    private func nextReadyRun() -> CoordinatorRun? {
-        runs.first(where: isReady)
+    /// The first ready run that the worker behind `peer` may train.
+    private func nextReadyRun(for peer: Data) -> CoordinatorRun? {
+        guard let served = workers[peer]?.servedRuns else {
+            return runs.first(where: isReady)
+        }
+        return runs.first { served.contains($0.runID) && isReady($0) }
+    }
+
+    /// The SHUTDOWN reason for a worker that serves a fixed set of runs when none of them is
+    /// left to train; nil while one may still be assigned, or for a worker that serves any run.
+    private func servedRunsShutdownReason(for peer: Data) -> String? {
+        guard let served = workers[peer]?.servedRuns else { return nil }
+        if served.isEmpty {
+            return "this worker serves no run of this plan"
+        }
+        let finished = served.allSatisfy { states[$0]?.status.isFinal ?? true }
+        return finished ? "every run this worker serves has finished" : nil
+    }
+
+    /// Requeues the run of an earlier connection of the array task `hello` comes from. Array
+    /// task worker ids (`slurm-JOB_TASK`) are unique, so a second HELLO under the same id means
+    /// Slurm restarted the task and the earlier process will not report again.
+    private func releaseEarlierConnection(of hello: HelloBody, newPeer: Data) {
+        guard hello.runIndices != nil else { return }
+        for (peer, worker) in workers where peer != newPeer && worker.id == hello.workerId {
+            if let runID = worker.run, states[runID]?.status == .running {
+                requeueOrFail(
+                    runID: runID,
+                    reason: "worker \(hello.workerId) connected again, so its earlier process "
+                        + "ended during the run",
+                    retryable: true)
+            }
+            workers[peer] = nil
+        }
     }
 
     /// Cancels queued runs that depend, directly or not, on a failed or cancelled run.
@@ -248,8 +293,10 @@ public final class Coordinator {
         case .hello:
             let hello = try WireProtocol.decodeBody(HelloBody.self, body)
             if workers[peer] == nil {
+                releaseEarlierConnection(of: hello, newPeer: peer)
                 Log.info("worker connected", ["worker": hello.workerId, "host": hello.host, "pid": hello.pid])
-                workers[peer] = WorkerState(id: hello.workerId, pid: hello.pid)
+                workers[peer] = WorkerState(
+                    id: hello.workerId, pid: hello.pid, servedRuns: servedRuns(hello, from: peer))
             } else {
                 workers[peer]?.pid = hello.pid
             }
@@ -274,6 +321,22 @@ public final class Coordinator {
         case .assign, .ack, .cancel, .shutdown:
             reject(peer: peer, reason: "\(type.rawValue) is sent by the coordinator, not to it")
         }
+    }
+
+    /// Maps the HELLO's `run_indices` to run ids. An index outside the plan means the worker
+    /// read a different plan: the message is logged as rejected and the worker serves no run,
+    /// so its next READY is answered with SHUTDOWN.
+    private func servedRuns(_ hello: HelloBody, from peer: Data) -> Set<String>? {
+        guard let indices = hello.runIndices else { return nil }
+        let runIDsByIndex = Dictionary(uniqueKeysWithValues: runs.map { ($0.index, $0.runID) })
+        if let unknown = indices.first(where: { runIDsByIndex[$0] == nil }) {
+            reject(
+                peer: peer,
+                reason: "HELLO from worker '\(hello.workerId)' lists run index \(unknown), "
+                    + "which is not in the plan of \(runs.count) runs")
+            return []
+        }
+        return Set(indices.compactMap { runIDsByIndex[$0] })
     }
 
     func reject(peer: Data?, reason: String) {
@@ -308,7 +371,11 @@ public final class Coordinator {
             try sendShutdown(to: peer, reason: "sweep finished")
             return
         }
-        if let run = nextReadyRun() {
+        if let reason = servedRunsShutdownReason(for: peer) {
+            try sendShutdown(to: peer, reason: reason)
+            return
+        }
+        if let run = nextReadyRun(for: peer) {
             try assign(run, to: peer)
         } else {
             workers[peer]?.idle = true
@@ -343,7 +410,9 @@ public final class Coordinator {
         for (peer, worker) in workers where worker.idle && !worker.shutdownSent {
             if allRunsFinal() {
                 try sendShutdown(to: peer, reason: "sweep finished")
-            } else if let run = nextReadyRun() {
+            } else if let reason = servedRunsShutdownReason(for: peer) {
+                try sendShutdown(to: peer, reason: reason)
+            } else if let run = nextReadyRun(for: peer) {
                 try assign(run, to: peer)
             }
         }
@@ -524,17 +593,22 @@ public final class Coordinator {
             return
         }
         if alive.isEmpty && !allRunsFinal() {
-            for run in runs where !(states[run.runID]?.status.isFinal ?? true) {
-                states[run.runID]?.status = .failed
-                try store.markFailed(
-                    runID: run.runID, attempt: states[run.runID]?.attempts ?? 0,
-                    reason: "no worker left to run it; see the worker logs in \(options.resultsDirectory.path)/logs"
-                )
-            }
+            try failUnfinishedRuns(
+                reason: "no worker left to run it; see the worker logs in \(options.resultsDirectory.path)/logs"
+            )
             print("all workers exited before the sweep finished; see the logs in \(options.resultsDirectory.path)/logs")
             return
         }
         try assignIdleWorkers()
+    }
+
+    private func failUnfinishedRuns(reason: String) throws {
+        for run in runs where !(states[run.runID]?.status.isFinal ?? true) {
+            states[run.runID]?.status = .failed
+            try store.markFailed(
+                runID: run.runID, attempt: states[run.runID]?.attempts ?? 0, reason: reason
+            )
+        }
     }
 
     func sendShutdown(to peer: Data, reason: String) throws {
@@ -564,4 +638,12 @@ public final class Coordinator {
         pool?.waitForExit(timeout: .seconds(5))
         socket.close()
     }
+}
+
+/// Workers that the coordinator did not start and cannot watch as child processes, such as
+/// the tasks of Slurm job arrays. `Coordinator.serve` asks once per poll (every 200 ms), so an
+/// implementation that runs commands should rate-limit itself.
+public protocol ExternalWorkers: AnyObject {
+    /// Returns why no worker can connect or report any more, or nil while one still may.
+    func reasonNoWorkerIsLeft() -> String?
 }

@@ -5,6 +5,11 @@ import Foundation
 public struct SubmittedArray: Equatable, Sendable {
     public let jobID: Int
     public let chunk: ArrayChunk
+
+    public init(jobID: Int, chunk: ArrayChunk) {
+        self.jobID = jobID
+        self.chunk = chunk
+    }
 }
 
 /// The job arrays of workers for a plan of `runCount` runs: split to fit MaxArraySize, one
@@ -51,27 +56,34 @@ public struct ArraySubmission {
             shardCount: shardCount)
     }
 
-    /// Path of the script file of `chunk` inside the output folder.
+    /// Path of the script file of `chunk` inside the output folder, such as
+    /// `array-student-offset4.sbatch`.
     public func scriptURL(for chunk: ArrayChunk) -> URL {
         URL(fileURLWithPath: options.outputFolder)
-            .appendingPathComponent("array-offset\(chunk.offset).sbatch")
+            .appendingPathComponent("array-\(worker.runKind.rawValue)-offset\(chunk.offset).sbatch")
     }
 
     /// Returns the sbatch arguments of `chunk`, without `--parsable` and the script path.
-    public func sbatchArguments(for chunk: ArrayChunk) -> [String] {
+    /// `dependencyPlaceholder` stands for job IDs that are not known yet, in `--dry-run` text.
+    public func sbatchArguments(for chunk: ArrayChunk, dependencyPlaceholder: String? = nil)
+        -> [String]
+    {
         var arguments = ["--array=\(chunk.arraySpec)"] + options.outputArguments
         if !dependencies.isEmpty {
             let ids = dependencies.map(String.init).joined(separator: ":")
             arguments.append("--dependency=afterok:\(ids)")
+        } else if let dependencyPlaceholder {
+            arguments.append("--dependency=afterok:\(dependencyPlaceholder)")
         }
         return arguments
     }
 
     /// Returns the `--dry-run` text: each script followed by the sbatch command that submits it.
-    public func dryRunText() throws -> String {
+    public func dryRunText(dependencyPlaceholder: String? = nil) throws -> String {
         try chunks().map { chunk in
             let command =
-                ["sbatch", "--parsable"] + sbatchArguments(for: chunk)
+                ["sbatch", "--parsable"]
+                + sbatchArguments(for: chunk, dependencyPlaceholder: dependencyPlaceholder)
                 + [scriptURL(for: chunk).path]
             return "# \(scriptURL(for: chunk).path)\n" + (try script(for: chunk))
                 + "\n# submit with:\n" + ShellQuoting.commandLine(command) + "\n"
@@ -81,7 +93,12 @@ public struct ArraySubmission {
     /// Writes the scripts, creates the output folder and submits every array in order.
     /// When sbatch rejects an array, throws `SlurmError.submissionRejected` naming the shards
     /// of that array and the job IDs already submitted, which the caller should cancel.
-    public func submit(with client: SlurmClient) throws -> [SubmittedArray] {
+    /// `onSubmitted` runs after each accepted array, so the caller can record its job ID before
+    /// the next submission.
+    public func submit(
+        with client: SlurmClient,
+        onSubmitted: (SubmittedArray) throws -> Void = { _ in }
+    ) throws -> [SubmittedArray] {
         let chunks = try chunks()
         try FileManager.default.createDirectory(
             atPath: options.outputFolder, withIntermediateDirectories: true)
@@ -92,7 +109,9 @@ public struct ArraySubmission {
             do {
                 let jobID = try client.submit(script: url, arguments: sbatchArguments(for: chunk))
                 Log.debug("submitted job array", ["slurm_job": jobID, "array": chunk.arraySpec])
-                submitted.append(SubmittedArray(jobID: jobID, chunk: chunk))
+                let array = SubmittedArray(jobID: jobID, chunk: chunk)
+                submitted.append(array)
+                try onSubmitted(array)
             } catch let error as SlurmError {
                 throw SlurmError.submissionRejected(
                     range: rangeText(chunk), output: Self.reason(error),

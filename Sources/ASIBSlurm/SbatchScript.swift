@@ -19,6 +19,7 @@ public enum SbatchScript {
             "ENDPOINT": ShellQuoting.quote(worker.endpoint),
             "PLAN": ShellQuoting.quote(worker.planPath),
             "PLAN_SHA256": ShellQuoting.quote(worker.planSHA256),
+            "RUN_KIND": worker.runKind.rawValue,
             "ARRAY_OFFSET": String(chunk.offset),
             "SHARDS": String(shardCount),
         ]

@@ -8,7 +8,7 @@ public struct SbatchTemplate: Equatable, Sendable {
     /// Placeholders that must each appear exactly once.
     public static let placeholders = [
         "SBATCH_LINES", "SETUP_LINES", "WORKER", "ENDPOINT", "PLAN", "PLAN_SHA256",
-        "ARRAY_OFFSET", "SHARDS",
+        "RUN_KIND", "ARRAY_OFFSET", "SHARDS",
     ]
 
     public let text: String
@@ -46,7 +46,8 @@ public struct SbatchTemplate: Equatable, Sendable {
     }
 
     /// Finds the template: `$ASIB_SBATCH_TEMPLATE`, then `slurm/` in the package folder of a
-    /// build (above `.build/release/`, which links to `.build/<target triple>/release/`),
+    /// build (above `.build/release/`, which links to `.build/<target triple>/release/`, and
+    /// above the unresolved path too, for a `.build` that links to a build folder elsewhere),
     /// then `slurm/` in the current folder.
     public static func locate(
         environment: [String: String],
@@ -57,8 +58,10 @@ public struct SbatchTemplate: Equatable, Sendable {
             return URL(fileURLWithPath: path)
         }
         let binaryFolder = executableURL.resolvingSymlinksInPath().deletingLastPathComponent()
+        let unresolvedFolder = executableURL.deletingLastPathComponent()
         let candidates = [
             binaryFolder.appendingPathComponent("../../slurm/\(fileName)").standardizedFileURL,
+            unresolvedFolder.appendingPathComponent("../../slurm/\(fileName)").standardizedFileURL,
             binaryFolder.appendingPathComponent("../../../slurm/\(fileName)").standardizedFileURL,
             binaryFolder.appendingPathComponent("../share/asib-sweep/\(fileName)")
                 .standardizedFileURL,

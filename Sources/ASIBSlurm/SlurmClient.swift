@@ -46,12 +46,16 @@ public struct SlurmClient: Sendable {
         return try SlurmConfiguration.maxArraySize(fromShowConfig: result.standardOutput)
     }
 
-    /// Returns one entry per pending or running task of `jobIDs`. Finished tasks are not
-    /// listed, and jobs that slurmctld has already forgotten give an empty list.
-    public func status(jobIDs: [Int]) throws -> [SqueueTask] {
+    /// Returns one entry per pending or running task of `jobIDs`, and only of jobs named
+    /// `jobName` when it is given. Finished tasks are not listed, and jobs that slurmctld has
+    /// already forgotten give an empty list.
+    public func status(jobIDs: [Int], jobName: String? = nil) throws -> [SqueueTask] {
         guard !jobIDs.isEmpty else { return [] }
         let ids = jobIDs.map(String.init).joined(separator: ",")
-        let arguments = ["-h", "-r", "-j", ids, "-o", SqueueTask.format]
+        var arguments = ["-h", "-r", "-j", ids, "-o", SqueueTask.format]
+        if let jobName {
+            arguments.append("--name=\(jobName)")
+        }
         let result = try runner.run("squeue", arguments)
         if result.status != 0, result.standardError.contains("Invalid job id specified") {
             return []
@@ -64,12 +68,19 @@ public struct SlurmClient: Sendable {
         return try SqueueTask.parse(result.standardOutput)
     }
 
-    /// Cancels every task of `jobIDs`. scancel exits 0 for IDs that no longer exist.
-    public func cancel(jobIDs: [Int]) throws {
+    /// Cancels every task of `jobIDs`; with `jobName`, only jobs of that name, so an ID that
+    /// the cluster has reused for another job is left alone. scancel exits 0 for IDs that no
+    /// longer exist.
+    public func cancel(jobIDs: [Int], jobName: String? = nil) throws {
         guard !jobIDs.isEmpty else { return }
-        let arguments = jobIDs.map(String.init)
+        let arguments = (jobName.map { ["--name=\($0)"] } ?? []) + jobIDs.map(String.init)
         let result = try runner.run("scancel", arguments)
-        guard result.status == 0 else {
+        // With a name filter, scancel exits 1 for an ID that slurmctld has already forgotten
+        // (Slurm 22.05); that job is gone, which is what cancelling asks for.
+        let lines = result.standardError.split(whereSeparator: \.isNewline)
+        let onlyForgottenIDs = !lines.isEmpty
+            && lines.allSatisfy { $0.contains("Invalid job id specified") }
+        guard result.status == 0 || onlyForgottenIDs else {
             throw SlurmError.commandFailed(
                 command: ShellQuoting.commandLine(["scancel"] + arguments), status: result.status,
                 output: Self.message(of: result))

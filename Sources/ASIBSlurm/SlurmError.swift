@@ -19,11 +19,13 @@ public enum SlurmError: ReportableError, Equatable {
     case commandFailed(command: String, status: Int32, output: String)
     case unexpectedOutput(command: String, output: String, expected: String)
     case submissionRejected(range: String, output: String, submittedJobIDs: [Int])
+    case planUnreadable(path: String, reason: String)
+    case planChanged(path: String, expected: String, found: String)
 
     public var exitCode: Int32 {
         switch self {
         case .invalidOption, .missingTaskID, .invalidTaskID, .invalidArraySpec, .invalidThrottle,
-            .emptyPlan, .invalidTemplate, .templateNotFound:
+            .emptyPlan, .invalidTemplate, .templateNotFound, .planUnreadable, .planChanged:
             return ExitCode.usage
         default:
             return ExitCode.failure
@@ -55,6 +57,14 @@ public enum SlurmError: ReportableError, Equatable {
             return "sbatch template 'array.sbatch.template' not found; searched: "
                 + searched.map { "'\($0)'" }.joined(separator: ", ")
                 + "; set ASIB_SBATCH_TEMPLATE to its path"
+        case .planUnreadable(let path, let reason):
+            return "cannot use plan file '\(path)': \(reason); the array task needs the "
+                + "plan.json that 'asib-sweep launch --array' wrote"
+        case .planChanged(let path, let expected, let found):
+            return "plan file '\(path)' has plan_sha256 \(found), but the job array was "
+                + "submitted for \(expected); the sweep was planned again after submission, so "
+                + "task IDs may name other runs. Cancel the arrays ('asib-sweep cancel DIR') and "
+                + "launch again"
         case .maxArraySizeNotFound, .commandNotFound, .commandTimedOut, .commandFailed,
             .unexpectedOutput, .submissionRejected:
             return commandDescription

@@ -10,10 +10,11 @@ extension SlurmOptions {
                                 partition's limit)
           --throttle K          at most K tasks of each array run at once (default: no limit)
           --sbatch-line OPTION  extra '#SBATCH OPTION' line in the script (repeatable)
-          --setup LINE          shell line run before the worker, such as 'module load
+          --setup-line LINE     shell line run before the worker, such as 'module load
                                 openblas' (repeatable)
-          --shards K            K array tasks share the runs, run i going to task i mod K
-                                (default: one task per run)
+          --shards K            K array tasks share the teacher runs and K the student runs,
+                                the i-th run of each kind going to task i mod K (default:
+                                one task per run)
         """
 
     /// Takes the Slurm options out of `arguments` and validates them.
@@ -32,7 +33,7 @@ extension SlurmOptions {
         options.time = try arguments.value("--time")
         options.throttle = try parseThrottle(arguments.value("--throttle"))
         options.extraDirectives = try arguments.values("--sbatch-line").map(stripDirectivePrefix)
-        options.setupLines = try arguments.values("--setup")
+        options.setupLines = try arguments.values("--setup-line")
         options.shards = try arguments.integer("--shards", in: 1...Int(Int32.max))
         try options.validate()
         return options

@@ -44,7 +44,8 @@ extension SlurmOptions {
         }
         for line in setupLines where line.contains("\n") || line.contains("\r") {
             throw SlurmError.invalidOption(
-                name: "--setup", value: line, allowed: "one shell line; repeat --setup for more")
+                name: "--setup-line", value: line,
+                allowed: "one shell line; repeat --setup-line for more")
         }
     }
 

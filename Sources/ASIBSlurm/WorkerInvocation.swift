@@ -8,12 +8,18 @@ public struct WorkerInvocation: Equatable, Sendable {
     public var planPath: String
     /// SHA-256 of the plan (64 hexadecimal digits), which the worker checks before training.
     public var planSHA256: String
+    /// Which runs of the plan the array's task IDs count: all, or only teachers or students.
+    public var runKind: ArrayRunKind
 
-    public init(workerPath: String, endpoint: String, planPath: String, planSHA256: String) {
+    public init(
+        workerPath: String, endpoint: String, planPath: String, planSHA256: String,
+        runKind: ArrayRunKind = .all
+    ) {
         self.workerPath = workerPath
         self.endpoint = endpoint
         self.planPath = planPath
         self.planSHA256 = planSHA256
+        self.runKind = runKind
     }
 
     /// Throws `SlurmError.invalidOption` for an empty path or endpoint or a malformed hash.

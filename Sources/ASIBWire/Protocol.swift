@@ -87,13 +87,17 @@ public struct HelloBody: Codable, Sendable {
     public var pid: Int32
     public var shard: String?
     public var protocolVersion: Int
+    /// Plan indices of the only runs this worker may be assigned, such as the runs of one Slurm
+    /// array task; nil (the key is left out) means any run. Older peers omit the key.
+    public var runIndices: [Int]?
 
-    public init(workerId: String, host: String, pid: Int32, shard: String?) {
+    public init(workerId: String, host: String, pid: Int32, shard: String?, runIndices: [Int]? = nil) {
         self.workerId = workerId
         self.host = host
         self.pid = pid
         self.shard = shard
         self.protocolVersion = WireProtocol.versionNumber
+        self.runIndices = runIndices
     }
 }
 

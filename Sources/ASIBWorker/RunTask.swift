@@ -24,6 +24,7 @@ final class RunTask: @unchecked Sendable {
     private var outgoing: [SpoolRecord] = []
     private var cancelReason: String?
     private var finished = false
+    private var endedInDone = false
     /// The last sequence number used in this attempt (the first record gets 1). Only the
     /// training thread uses it.
     private var sequence = 0
@@ -65,6 +66,13 @@ final class RunTask: @unchecked Sendable {
         return taken
     }
 
+    /// True once the attempt has ended in DONE; false while it trains or after it failed.
+    var succeeded: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return endedInDone
+    }
+
     var isFinished: Bool {
         lock.lock()
         defer { lock.unlock() }
@@ -91,6 +99,9 @@ final class RunTask: @unchecked Sendable {
             )
             try spoolAndQueue(.done, done, seq: sequence)
             Log.notice("run done", ["run": runID, "attempt": attempt, "final_acc": outcome.finalAccuracy])
+            lock.lock()
+            endedInDone = true
+            lock.unlock()
         } catch {
             reportFailure(error)
         }

@@ -13,6 +13,7 @@ public final class WorkerSession {
     private let endpoint: String
     private let workerID: String
     private let shard: String?
+    private let runIndices: [Int]?
     private let context: ZMQContext
     private let socket: ZMQSocket
     private let spool: Spool
@@ -22,16 +23,26 @@ public final class WorkerSession {
     private var lastSent: [String: ContinuousClock.Instant] = [:]
     private var shutdownReason: String?
     private var trained = 0
+    /// Run id to whether its latest attempt on this worker ended in DONE.
+    private var latestOutcomes: [String: Bool] = [:]
+
+    /// Runs whose latest attempt on this worker failed, in run id order. A Slurm array task
+    /// exits non-zero when this is not empty, so `afterok` dependents do not start.
+    public var failedRuns: [String] {
+        latestOutcomes.filter { !$0.value }.keys.sorted()
+    }
 
     /// `keysDirectory` is a folder made by `asib-sweep keys`; without it the connection is
-    /// unauthenticated and the coordinator must not use CURVE either.
+    /// unauthenticated and the coordinator must not use CURVE either. `runIndices` restricts
+    /// the worker to these plan indices (sent in HELLO); nil for any run.
     public init(
         endpoint: String, workerID: String, shard: String?, spoolDirectory: URL,
-        keysDirectory: URL? = nil
+        keysDirectory: URL? = nil, runIndices: [Int]? = nil
     ) throws {
         self.endpoint = endpoint
         self.workerID = workerID
         self.shard = shard
+        self.runIndices = runIndices
         spool = try Spool(directory: spoolDirectory)
         context = try ZMQContext()
         socket = try ZMQSocket(context: context, kind: .dealer)
@@ -105,7 +116,7 @@ public final class WorkerSession {
                 // this worker. Both are idempotent on the coordinator side.
                 send(.hello, HelloBody(
                     workerId: workerID, host: ProcessInfo.processInfo.hostName, pid: getpid(),
-                    shard: shard
+                    shard: shard, runIndices: runIndices
                 ))
                 send(.ready, ReadyBody(workerId: workerID))
                 lastReady = now
@@ -203,6 +214,7 @@ public final class WorkerSession {
         }
         if finished {
             trained += 1
+            latestOutcomes[current.assignment.runId] = current.succeeded
             task = nil
         }
         return finished

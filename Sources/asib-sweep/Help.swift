@@ -1,3 +1,5 @@
+import ASIBSlurm
+
 /// Help texts, one per subcommand, kept together so their wording stays consistent.
 enum Help {
     static let overview = """
@@ -7,8 +9,10 @@ enum Help {
 
         SUBCOMMANDS:
           plan     Expand a sweep spec into its index map (--dry-run changes no file).
-          launch   Run a sweep: a coordinator plus local workers (--local N).
-          status   Show the state of each run in a results folder.
+          launch   Run a sweep: a coordinator plus local workers (--local N) or Slurm job
+                   arrays (--array).
+          status   Show the state of each run in a results folder, and of its Slurm jobs.
+          cancel   Cancel the Slurm job arrays of a results folder.
           report   Rewrite summary.csv, epochs.csv, table.csv and plots from sweep.db.
           hash     Print the config-lock SHA-256 of an effective config (JSON or YAML).
           keys     Create CURVE key pairs for authenticated workers.
@@ -42,12 +46,21 @@ enum Help {
         USAGE: asib-sweep launch --local N [--only AXIS=V[,V...]]... [--out DIR] [--configs DIR]
                                  [--port PORT] [--bind ADDRESS] [--keys DIR]
                                  [--max-attempts N] [--worker-restarts N] SPEC [KEY=VALUE ...]
+               asib-sweep launch --array [--dry-run] [--detach] [--bind ADDR] [SLURM OPTIONS]
+                                 [--port PORT] [--max-attempts N] [...] SPEC [KEY=VALUE ...]
 
-        Plans SPEC, starts the coordinator on 127.0.0.1 and N local asib-worker processes,
-        and stays in the foreground until every run has finished. Runs already done in the
-        results folder (same run id and config hash) are not repeated, and runs that sweep.db
-        lists as running are reclaimed by their reconnecting workers or queued again. A run
-        whose config changed starts as a new run; the old one is kept as RUN_ID@HASH12.
+        Plans SPEC, starts the coordinator and N local asib-worker processes (--local N) or
+        Slurm job arrays whose tasks run asib-worker (--array), and stays in the foreground
+        until every run has finished. Runs already done in the results folder (same run id and
+        config hash) are not repeated, and runs that sweep.db lists as running are reclaimed by
+        their reconnecting workers or queued again. A run whose config changed starts as a new
+        run; the old one is kept as RUN_ID@HASH12. One launch at a time may use a results
+        folder.
+
+        With --array, teacher runs get a job array of their own and student runs get arrays
+        submitted with --dependency=afterok on it. Arrays larger than the cluster's
+        MaxArraySize are split. The job IDs go to DIR/slurm-jobs.json for 'status' and
+        'cancel', the task logs to DIR/logs/slurm/. Interrupting the launch cancels the arrays.
 
         OPTIONS:
           --local N          Number of local worker processes (0-64). Each gets
@@ -67,12 +80,28 @@ enum Help {
                              Local workers that may be started in place of workers that
                              died (default 2 x --local).
           --out, --configs, --only, KEY=VALUE: as for 'plan'.
-        """
+
+        OPTIONS FOR --array:
+          --bind ADDR           Address the coordinator listens on and the tasks connect to
+                                (default 127.0.0.1, which only tasks on this machine reach).
+          --dry-run             Print the sbatch scripts and command lines; write and submit
+                                nothing.
+          --detach              Run the coordinator in the background (log in
+                                DIR/logs/coordinator.log) and return after submission.
+        """ + "\n" + SlurmOptions.helpText
 
     static let status = """
         USAGE: asib-sweep status DIR
 
-        Prints each run of the results folder DIR with its status, attempts and accuracy.
+        Prints each run of the results folder DIR with its status, attempts and accuracy and,
+        for a sweep launched with --array, the squeue state of its job arrays.
+        """
+
+    static let cancel = """
+        USAGE: asib-sweep cancel DIR
+
+        Cancels the Slurm job arrays that 'asib-sweep launch --array' submitted for the results
+        folder DIR (the job IDs in DIR/slurm-jobs.json, and only jobs with the sweep's job name).
         """
 
     static let report = """

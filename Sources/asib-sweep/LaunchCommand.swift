@@ -6,6 +6,7 @@ import ASIBTrainer
 import Foundation
 
 /// `asib-sweep launch --local N`: plans the sweep, serves it to N local workers, writes tables.
+/// `launch --array` goes to `ArrayLaunchCommand`.
 struct LaunchCommand {
     var arguments: CommandLineArguments
 
@@ -13,6 +14,15 @@ struct LaunchCommand {
         var arguments = self.arguments
         if arguments.flag("-h", "--help") {
             print(Help.launch)
+            return
+        }
+        if arguments.flag("--array") {
+            if try arguments.value("--local") != nil {
+                throw UsageError(
+                    "--local and --array exclude each other: give --local N for local workers "
+                        + "or --array for Slurm job arrays")
+            }
+            try ArrayLaunchCommand(arguments: arguments).run()
             return
         }
         let localWorkers = try arguments.integer("--local", in: 0...64)
@@ -32,37 +42,13 @@ struct LaunchCommand {
         }
         let workerExecutable = localWorkers > 0 ? try Self.workerExecutable() : URL(fileURLWithPath: "/")
 
-        let plan = try options.makePlan()
-        let primary = try SweepSpec.load(from: options.specURL).config
-        let results = options.resultsDirectory(for: plan).standardizedFileURL
-        let runs = try plan.runs.map {
-            try Self.coordinatorRun($0, configRoot: options.configRoot, primary: primary)
-        }
-        try Self.preflight(runs)
-
-        // Held until launch returns: a second launch on this folder stops here with exit 64.
-        let folderLock = try FolderLock(folder: results, purpose: "asib-sweep launch")
+        let sweep = try PlannedSweep(options: options)
+        let (plan, runs, results) = (sweep.plan, sweep.runs, sweep.results)
+        let (store, folderLock) = try sweep.register()
         defer { withExtendedLifetime(folderLock) {} }
-        let store = try SweepStore(path: results.appendingPathComponent("sweep.db"))
-        // A run whose config changed since the last launch becomes a new run. The old one
-        // keeps its results in sweep.db and its folder under the archived id.
-        for archived in try store.supersedeChangedRuns(planned: runs.map(Self.runRecord)) {
-            try Self.archiveRunFolder(archived, results: results)
-            print("config of \(archived.runID) changed: old results kept as \(archived.archivedID)")
-        }
-        try store.registerPlan(
-            sweep: plan.sweep, planSHA256: plan.planSHA256, runs: runs.map(Self.runRecord)
-        )
-        try AtomicFile.write(plan.jsonText(), to: results.appendingPathComponent("plan.json"))
-
-        let coordinator = try Coordinator(
-            runs: runs,
-            options: .init(
-                endpoint: "tcp://\(bindAddress):\(port == 0 ? "*" : String(port))",
-                resultsDirectory: results, configRoot: options.configRoot, primaryConfig: primary,
-                planSHA256: plan.planSHA256, maxAttempts: maxAttempts, keysDirectory: keys
-            ),
-            store: store
+        let coordinator = try sweep.makeCoordinator(
+            endpoint: "tcp://\(bindAddress):\(port == 0 ? "*" : String(port))",
+            maxAttempts: maxAttempts, store: store, keysDirectory: keys
         )
         let endpoint = try coordinator.bind()
         let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -187,5 +173,67 @@ enum InterruptHandler {
             source.resume()
             sources.append(source)
         }
+    }
+}
+
+/// A planned and preflighted sweep, shared by `launch --local` and `launch --array`.
+struct PlannedSweep {
+    let options: SweepOptions
+    let plan: Plan
+    let primary: String
+    /// The results folder, as an absolute path.
+    let results: URL
+    let runs: [CoordinatorRun]
+
+    /// Plans the sweep and checks every run's options and data files; writes nothing.
+    init(options: SweepOptions) throws {
+        self.options = options
+        plan = try options.makePlan()
+        primary = try SweepSpec.load(from: options.specURL).config
+        results = options.resultsDirectory(for: plan).standardizedFileURL
+        let configRoot = options.configRoot
+        let primary = self.primary
+        let runs = try plan.runs.map {
+            try LaunchCommand.coordinatorRun($0, configRoot: configRoot, primary: primary)
+        }
+        try LaunchCommand.preflight(runs)
+        self.runs = runs
+    }
+
+    var planURL: URL {
+        results.appendingPathComponent("plan.json")
+    }
+
+    /// Creates and locks the results folder, registers the plan in sweep.db and writes
+    /// plan.json. The caller holds the returned lock until the sweep ends, so a second launch
+    /// on the same folder stops with exit 64 instead of training the same runs.
+    func register() throws -> (SweepStore, FolderLock) {
+        let folderLock = try FolderLock(folder: results, purpose: "asib-sweep launch")
+        let store = try SweepStore(path: results.appendingPathComponent("sweep.db"))
+        // A run whose config changed since the last launch becomes a new run. The old one
+        // keeps its results in sweep.db and its folder under the archived id.
+        for archived in try store.supersedeChangedRuns(planned: runs.map(LaunchCommand.runRecord)) {
+            try LaunchCommand.archiveRunFolder(archived, results: results)
+            print("config of \(archived.runID) changed: old results kept as \(archived.archivedID)")
+        }
+        try store.registerPlan(
+            sweep: plan.sweep, planSHA256: plan.planSHA256, runs: runs.map(LaunchCommand.runRecord)
+        )
+        try AtomicFile.write(plan.jsonText(), to: planURL)
+        return (store, folderLock)
+    }
+
+    func makeCoordinator(
+        endpoint: String, maxAttempts: Int, store: SweepStore, keysDirectory: URL? = nil
+    ) throws -> Coordinator {
+        try Coordinator(
+            runs: runs,
+            options: .init(
+                endpoint: endpoint, resultsDirectory: results, configRoot: options.configRoot,
+                primaryConfig: primary, planSHA256: plan.planSHA256, maxAttempts: maxAttempts,
+                keysDirectory: keysDirectory
+            ),
+            store: store
+        )
     }
 }

@@ -1,4 +1,5 @@
 import ASIBCoordinator
+import ASIBSlurm
 import ASIBSupport
 import Foundation
 
@@ -34,6 +35,69 @@ struct StatusCommand {
         }
         let order = ["queued", "running", "done", "failed", "cancelled"]
         print(order.map { "\(counts[$0, default: 0]) \($0)" }.joined(separator: ", "))
+        let directory = try resultsDirectory(arguments: arguments, subcommand: "status")
+        if let jobs = try SlurmJobsFile.load(from: directory) {
+            printSlurmState(jobs)
+        }
+    }
+
+    /// Prints one line per job array of the sweep with the squeue state of its tasks.
+    private func printSlurmState(_ jobs: SlurmJobsFile) {
+        print("slurm job arrays (\(jobs.jobName), coordinator pid \(jobs.coordinatorPID) on "
+            + "\(jobs.coordinatorHost)):")
+        let tasks: [SqueueTask]
+        do {
+            tasks = try SlurmClient().status(jobIDs: jobs.jobIDs, jobName: jobs.jobName)
+        } catch {
+            for array in jobs.arrays {
+                print("  \(array.jobID)  \(array.runKind)  --array=\(array.array)")
+            }
+            print("  squeue failed: \(error)")
+            return
+        }
+        for array in jobs.arrays {
+            let own = tasks.filter { $0.arrayJobID == array.jobID }
+            var states: [String: Int] = [:]
+            for task in own {
+                let reason = task.state == "PENDING" && task.reason != "None"
+                    ? "\(task.state) (\(task.reason))" : task.state
+                states[reason, default: 0] += 1
+            }
+            let summary = states.isEmpty
+                ? "no task pending or running"
+                : states.keys.sorted().map { "\(states[$0]!) \($0)" }.joined(separator: ", ")
+            print("  \(array.jobID)  \(array.runKind)  --array=\(array.array)  \(summary)")
+        }
+    }
+}
+
+/// `asib-sweep cancel DIR`: cancels exactly the job arrays that `launch --array` submitted for
+/// the results folder DIR, as listed in DIR/slurm-jobs.json.
+struct CancelCommand {
+    var arguments: CommandLineArguments
+
+    func run() throws {
+        var arguments = self.arguments
+        if arguments.flag("-h", "--help") {
+            print(Help.cancel)
+            return
+        }
+        let directory = try resultsDirectory(arguments: arguments, subcommand: "cancel")
+        guard let jobs = try SlurmJobsFile.load(from: directory) else {
+            throw UsageError(
+                "no '\(SlurmJobsFile.url(in: directory).path)': the sweep in '\(directory.path)' "
+                    + "was not launched with 'asib-sweep launch --array', so it has no Slurm jobs")
+        }
+        guard !jobs.jobIDs.isEmpty else {
+            print("no job array was submitted for \(directory.path)")
+            return
+        }
+        let client = SlurmClient()
+        let ids = jobs.jobIDs.map(String.init).joined(separator: " ")
+        try client.cancel(jobIDs: jobs.jobIDs, jobName: jobs.jobName)
+        print("cancelled job arrays \(ids) (\(jobs.jobName))")
+        print("the coordinator (pid \(jobs.coordinatorPID) on \(jobs.coordinatorHost)) marks the "
+            + "unfinished runs failed once no task is left")
     }
 }
 

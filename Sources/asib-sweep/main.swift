@@ -22,6 +22,8 @@ do {
         try StatusCommand(arguments: arguments).run()
     case "report":
         try ReportCommand(arguments: arguments).run()
+    case "cancel":
+        try CancelCommand(arguments: arguments).run()
     case "hash":
         try HashCommand(arguments: arguments).run()
     case "keys":
@@ -36,7 +38,10 @@ do {
         FileHandle.standardError.write(Data((Help.overview + "\n").utf8))
         exit(ExitCode.usage)
     case let other?:
-        throw UsageError("unknown subcommand '\(other)'; expected plan, launch, status, report, hash, keys or ingest")
+        throw UsageError(
+            "unknown subcommand '\(other)'; expected plan, launch, status, report, cancel, hash, "
+                + "keys or ingest"
+        )
     }
 } catch let error as ReportableError {
     FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))

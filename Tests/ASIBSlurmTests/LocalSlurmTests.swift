@@ -29,7 +29,7 @@ struct LocalSlurmTests {
             "asib-worker", in: folder,
             body: """
                 markers=\(ShellQuoting.quote(markers.path))
-                offset=$8
+                offset=${10}
                 echo "$*" >> "$markers/\(nameExpression)"
                 """)
     }
@@ -108,7 +108,7 @@ struct LocalSlurmTests {
         let planPath = arrays.worker.planPath
         let expected =
             "--connect tcp://127.0.0.1:9 --plan \(planPath) --plan-sha256 "
-            + "\(TestFiles.planSHA256) --array-offset 0 --shards 4"
+            + "\(TestFiles.planSHA256) --run-kind all --array-offset 0 --shards 4"
         let lines = try markerLines(markers)
         #expect(lines.keys.sorted() == ["task_0", "task_1", "task_2", "task_3"])
         for name in lines.keys.sorted() {

@@ -114,7 +114,7 @@ struct SbatchScriptTests {
         #expect(
             words == [
                 "--connect", endpoint, "--plan", planPath, "--plan-sha256", TestFiles.planSHA256,
-                "--array-offset", "3", "--shards", "5",
+                "--run-kind", "all", "--array-offset", "3", "--shards", "5",
             ])
     }
 

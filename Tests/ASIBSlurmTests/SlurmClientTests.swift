@@ -99,7 +99,7 @@ struct SlurmClientTests {
             words == [
                 "--parsable", "--array=0-2%2", "--job-name=fake", "--output=\(logs.path)/%A_%a.out",
                 "--error=\(logs.path)/%A_%a.err", "--dependency=afterok:5:6",
-                logs.appendingPathComponent("array-offset0.sbatch").path,
+                logs.appendingPathComponent("array-all-offset0.sbatch").path,
             ])
     }
 

@@ -15,7 +15,7 @@ struct SlurmOptionsTests {
         let (options, rest) = try parse([
             "--partition", "cpu", "--cpus-per-task=4", "--mem", "8G", "--time", "1-02:00:00",
             "--throttle", "3", "--sbatch-line", "--qos=low", "--sbatch-line", "#SBATCH --nice=5",
-            "--setup", "module load openblas", "--setup", "export A=1", "--shards", "6",
+            "--setup-line", "module load openblas", "--setup-line", "export A=1", "--shards", "6",
             "spec.yaml",
         ])
         #expect(options.partition == "cpu")
@@ -71,7 +71,7 @@ struct SlurmOptionsTests {
             ["--mem", "4 GB"], ["--mem", "lots"], ["--time", "2h"], ["--time", "1:2:3:4"],
             ["--partition", "a b"], ["--partition", "cpu\n#SBATCH --x"],
             ["--sbatch-line", "qos=low"],
-            ["--sbatch-line", "--a\n--b"], ["--setup", "a\nb"], ["--cpus-per-task", "0"],
+            ["--sbatch-line", "--a\n--b"], ["--setup-line", "a\nb"], ["--cpus-per-task", "0"],
             ["--shards", "0"], ["--cpus-per-task", "x"],
         ])
     func invalidValues(words: [String]) {

@@ -18,10 +18,17 @@ struct ExecutableRunner {
     }
 
     /// Runs `name` with `arguments` in the repository root and waits at most `timeout` seconds.
-    static func run(_ name: String, _ arguments: [String], timeout: TimeInterval = 300) throws -> Result {
+    /// `environment` replaces the test process's environment when given.
+    static func run(
+        _ name: String, _ arguments: [String], timeout: TimeInterval = 300,
+        environment: [String: String]? = nil
+    ) throws -> Result {
         let process = Process()
-        process.executableURL = executable(name)
+        process.executableURL = name.hasPrefix("/") ? URL(fileURLWithPath: name) : executable(name)
         process.arguments = arguments
+        if let environment {
+            process.environment = environment
+        }
         process.currentDirectoryURL = repositoryRoot
         let outputFile = FileManager.default.temporaryDirectory
             .appendingPathComponent("e2e-\(UUID().uuidString).out")

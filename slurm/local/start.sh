@@ -72,8 +72,11 @@ build_shim() {
     if [[ -f $SHIM_LIBRARY && $SHIM_LIBRARY -nt $SHIM_SOURCE ]]; then
         return 0
     fi
-    command -v cc >/dev/null 2>&1 || fail "no C compiler 'cc' found; install gcc and libc6-dev"
-    cc -O2 -fPIC -shared -o "$SHIM_LIBRARY.tmp" "$SHIM_SOURCE" -ldl \
+    # cc from gcc, or the clang that ships with the Swift toolchain.
+    local compiler
+    compiler=$(command -v cc || command -v clang || true)
+    [[ -n $compiler ]] || fail "no C compiler (cc or clang) found; install gcc and libc6-dev"
+    "$compiler" -O2 -fPIC -shared -o "$SHIM_LIBRARY.tmp" "$SHIM_SOURCE" -ldl \
         || fail "building the bind() shim from '$SHIM_SOURCE' failed"
     mv -f "$SHIM_LIBRARY.tmp" "$SHIM_LIBRARY"
 }
