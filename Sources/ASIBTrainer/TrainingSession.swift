@@ -162,7 +162,9 @@ final class TrainingSession {
             )
         }
         var weightedFeature = 0.0
-        if let synergy, let teachers, kdWeight > 0 {
+        if let synergy, let teachers {
+            // The ASIB B-Step also runs at KD weight 0 (the end of the cool-down), so its
+            // loss clamp and metrics stay in force.
             return try synergyStep(
                 result: result, synergy: synergy, teachers: teachers, network: network,
                 kdWeight: kdWeight, learningRate: learningRate, batch: batch

@@ -91,3 +91,14 @@ private let shortAStep = [
     #expect(l0.allSatisfy { $0.phase == "student" })
     #expect(l0[0].metrics["kd"] == 0)
 }
+
+@Test func l4SoftClampCapsStudentLoss() throws {
+    // L4 switches the soft total-loss clamp on; a bound below the CE of an untrained student
+    // makes it act on every batch.
+    let overrides = ["method=asib_ablation_stage", "rung=L4", "loss_clamp_max=0.5", "student_epochs=1"]
+    let reports = try run(try composedOptions(overrides + shortAStep))
+    let student = try #require(reports.first { $0.phase == "student" }).metrics
+    #expect(student["loss_clamped"] == 1)
+    #expect(try #require(student["loss"]) <= 0.5 + 1e-9)
+    #expect(try #require(student["ce"]) > 0.5)
+}
