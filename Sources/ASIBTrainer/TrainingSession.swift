@@ -24,7 +24,9 @@ final class TrainingSession {
     lazy var synergy: SynergyModule? = makeSynergyModule()
     /// The EMA copy of the student when `use_ema_teacher` is set.
     lazy var emaTeacher: EMATeacher? = options.asib.useEMATeacher && options.asib.enabled
-        ? EMATeacher(student: student, options: options.asib, height: input.shape[2], width: input.shape[3])
+        ? EMATeacher(
+            student: student, options: options.asib, height: input.shape[2], width: input.shape[3]
+        )
         : nil
     /// Noise of IB_MBM sampling and synergy-head dropout.
     var synergyRandom: RandomGenerator
