@@ -86,7 +86,8 @@ public struct ASIBOptions: Equatable, Sendable {
         logvarClip = try config.double("ib_mbm_logvar_clip", default: logvarClip)
         minStd = try config.double("ib_mbm_min_std", default: minStd)
         let teacherRate = try config.double("teacher_lr", default: 0)
-        learningRate = teacherRate > 0 ? teacherRate : try config.double("a_step_lr", default: learningRate)
+        learningRate = teacherRate > 0
+            ? teacherRate : try config.double("a_step_lr", default: learningRate)
         let teacherDecay = try config.double("teacher_weight_decay", default: 0)
         weightDecay = teacherDecay > 0
             ? teacherDecay : try config.double("a_step_weight_decay", default: weightDecay)

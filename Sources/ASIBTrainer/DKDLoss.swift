@@ -52,7 +52,9 @@ public enum DKDLoss {
 
             // NCKD: KL over the renormalised non-target classes.
             for k in 0..<classes where k != label {
-                parts.nonTarget += klTerm(logTeacher[k] - logTeacherRest, logStudent[k] - logStudentRest)
+                parts.nonTarget += klTerm(
+                    logTeacher[k] - logTeacherRest, logStudent[k] - logStudentRest
+                )
             }
         }
         let scale = temperature * temperature / Double(batch)

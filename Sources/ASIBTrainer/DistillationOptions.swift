@@ -21,7 +21,9 @@ public enum HintLayer: Equatable, Sendable {
     init?(name: String) {
         if name == "feat_2d" {
             self = .pooled
-        } else if name.hasPrefix("stage"), let stage = Int(name.dropFirst(5)), (1...3).contains(stage) {
+        } else if name.hasPrefix("stage"), let stage = Int(name.dropFirst(5)),
+            (1...3).contains(stage)
+        {
             self = .stage(stage)
         } else {
             return nil

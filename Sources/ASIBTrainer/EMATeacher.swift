@@ -17,8 +17,12 @@ final class EMATeacher {
             architecture: student.architecture, inputChannels: student.inputChannels,
             classes: student.classes, seed: 0, withGradients: false
         )
-        model.parameters.values.update(from: student.parameters.values, count: student.parameters.count)
-        model.statistics.values.update(from: student.statistics.values, count: student.statistics.count)
+        model.parameters.values.update(
+            from: student.parameters.values, count: student.parameters.count
+        )
+        model.statistics.values.update(
+            from: student.statistics.values, count: student.statistics.count
+        )
         decay = Float(options.emaDecay)
         updateEvery = options.emaUpdateEvery
         self.height = height

@@ -148,12 +148,15 @@ public final class IBMBM {
         var random = RandomGenerator(seed: seed)
         let values = parameters.values
         func uniform(_ offset: Int, _ count: Int, bound: Double) {
-            for i in 0..<count { values[offset + i] = Float(bound * (2 * random.nextUniform() - 1)) }
+            for i in 0..<count {
+                values[offset + i] = Float(bound * (2 * random.nextUniform() - 1))
+            }
         }
         let e = shape.embed
         let o = offsets
         for (weight, bias, fanIn) in [
-            (o.queryWeight, o.queryBias, shape.queryDim), (o.keyValueWeight, o.keyValueBias, shape.keyValueDim),
+            (o.queryWeight, o.queryBias, shape.queryDim),
+            (o.keyValueWeight, o.keyValueBias, shape.keyValueDim),
             (o.muWeight, o.muBias, e), (o.logvarWeight, o.logvarBias, e),
         ] {
             uniform(weight, e * fanIn, bound: 1 / Double(fanIn).squareRoot())

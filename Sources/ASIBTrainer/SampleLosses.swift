@@ -90,7 +90,8 @@ public enum SampleLosses {
             let factor = weights[b] * temperature
             for k in 0..<classes {
                 let i = b * classes + k
-                logitGradient[i] += Float(factor * Double(probabilities[i] - targetProbabilities[i]))
+                let difference = Double(probabilities[i] - targetProbabilities[i])
+                logitGradient[i] += Float(factor * difference)
             }
         }
     }

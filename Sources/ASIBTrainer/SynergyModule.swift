@@ -47,7 +47,9 @@ final class SynergyModule {
         blockOptimiser = AdamW(
             parameterCount: block.parameters.count, weightDecay: options.weightDecay
         )
-        headOptimiser = AdamW(parameterCount: head.parameters.count, weightDecay: options.weightDecay)
+        headOptimiser = AdamW(
+            parameterCount: head.parameters.count, weightDecay: options.weightDecay
+        )
         query = Tensor(shape: [batch, studentWidth])
         tokens = Tensor(shape: [batch * teacherCount, tokenWidth])
     }

@@ -23,7 +23,9 @@ extension TrainingOptions {
         epochs = try config.int("student_epochs")
         let optimizerName = try config.string("optimizer", default: OptimizerKind.sgd.rawValue)
         guard let kind = OptimizerKind(rawValue: optimizerName) else {
-            throw TrainerError.invalidOption(key: "optimizer", value: optimizerName, allowed: "sgd, adamw")
+            throw TrainerError.invalidOption(
+                key: "optimizer", value: optimizerName, allowed: "sgd, adamw"
+            )
         }
         optimizer = kind
         learningRate = try config.double("student_lr", default: learningRate)
@@ -61,7 +63,8 @@ extension TrainingOptions {
         let targetText = try config.string("kd_target", default: KDTarget.teacher.rawValue)
         guard let target = KDTarget(rawValue: targetText) else {
             throw TrainerError.invalidOption(
-                key: "kd_target", value: targetText, allowed: "teacher, avg, synergy, auto, auto_min"
+                key: "kd_target", value: targetText,
+                allowed: "teacher, avg, synergy, auto, auto_min"
             )
         }
         kdTarget = target

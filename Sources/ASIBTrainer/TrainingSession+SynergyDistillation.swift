@@ -34,7 +34,8 @@ extension TrainingSession {
         teachers.computeTarget(output: teacherTarget.data, input: input.data, batch: batch)
         var target = Array(UnsafeBufferPointer(start: teacherTarget.data, count: batch * classes))
         if let emaTeacher {
-            target = poolWithEMA(target, ema: emaTeacher.logits(input: input.data, batch: batch), batch: batch)
+            let emaLogits = emaTeacher.logits(input: input.data, batch: batch)
+            target = poolWithEMA(target, ema: emaLogits, batch: batch)
         }
 
         // Synergy side, with the gate open.
@@ -56,7 +57,8 @@ extension TrainingSession {
             } else {
                 let choice = chooseSynergyRows(synergyLogits, teacherSide: target, batch: batch)
                 for b in 0..<batch where choice[b] {
-                    for k in 0..<classes { target[b * classes + k] = synergyLogits[b * classes + k] }
+                    let row = b * classes
+                    for k in 0..<classes { target[row + k] = synergyLogits[row + k] }
                 }
                 synergyRows = choice.filter { $0 }.count
             }
@@ -116,9 +118,10 @@ extension TrainingSession {
             )
         }
         let kdFactor = kdWeight * kdScale * lossFactor / Double(max(selectedCount, 1))
+        let kdWeights = weights.combined.map { $0 * kdFactor }
         SampleLosses.distillationBackward(
             logitGradient: logitGradient.data, probabilities: studentSoftened.data,
-            targetProbabilities: targetSoftened.data, weights: weights.combined.map { $0 * kdFactor },
+            targetProbabilities: targetSoftened.data, weights: kdWeights,
             temperature: temperature, batch: batch, classes: classes
         )
         network.backward(logitGradient: logitGradient.data)
@@ -232,7 +235,8 @@ extension TrainingSession {
                 let q = Double(targetProbabilities[b * classes + k])
                 entropy -= q * log(q + 1e-8)
             }
-            let weight = min(max(1 / (1 + settings.uncertaintyWeight * entropy), settings.uncertaintyMin), 1)
+            let raw = 1 / (1 + settings.uncertaintyWeight * entropy)
+            let weight = min(max(raw, settings.uncertaintyMin), 1)
             weights.combined[b] *= weight
             total += weight
         }

@@ -95,7 +95,9 @@ extension TrainingSession {
         let classes = student.classes
         let tau = options.temperature
         labels.withUnsafeMutableBufferPointer {
-            trainLoader.fill(input: input.data, labels: $0.baseAddress!, indices: indices, training: true)
+            trainLoader.fill(
+                input: input.data, labels: $0.baseAddress!, indices: indices, training: true
+            )
         }
 
         // Frozen student and teachers (evaluation mode), then IB_MBM and the head.
@@ -193,7 +195,9 @@ extension TrainingSession {
         for indices in testLoader.batches(of: order) {
             let batch = indices.count
             labels.withUnsafeMutableBufferPointer {
-                testLoader.fill(input: input.data, labels: $0.baseAddress!, indices: indices, training: false)
+                testLoader.fill(
+                    input: input.data, labels: $0.baseAddress!, indices: indices, training: false
+                )
             }
             let network = graph(batch: batch)
             network.forward(input: input.data, training: false)

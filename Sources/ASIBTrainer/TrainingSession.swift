@@ -25,7 +25,9 @@ final class TrainingSession {
     lazy var synergy: SynergyModule? = makeSynergyModule()
     /// The EMA copy of the student when `use_ema_teacher` is set.
     lazy var emaTeacher: EMATeacher? = options.asib.useEMATeacher && options.asib.enabled
-        ? EMATeacher(student: student, options: options.asib, height: input.shape[2], width: input.shape[3])
+        ? EMATeacher(
+            student: student, options: options.asib, height: input.shape[2], width: input.shape[3]
+        )
         : nil
     /// Noise of IB_MBM sampling and synergy-head dropout.
     var synergyRandom: RandomGenerator
@@ -166,7 +168,9 @@ final class TrainingSession {
             )
         }
         var weightedFeature = 0.0
-        if let synergy, let teachers, kdWeight > 0 {
+        if let synergy, let teachers {
+            // The ASIB B-Step also runs at KD weight 0 (the end of the cool-down), so its
+            // loss clamp and metrics stay in force.
             return try synergyStep(
                 result: result, synergy: synergy, teachers: teachers, network: network,
                 kdWeight: kdWeight, learningRate: learningRate, batch: batch
