@@ -68,7 +68,7 @@ public enum ConfigError: ReportableError, Equatable {
             // YAML reads an unquoted 001 or true as a number or a boolean, never as a string.
             let quoting = expected == "string" ? " (quote it, e.g. '001', to keep it text)" : ""
             return "invalid type for '\(key)' from \(origin): expected \(expected) "
-                + "(the type the config declares), got \(actual); write a \(expected) value"
+                + "(the type the config declares), got \(actual); give a value of type \(expected)"
                 + quoting
         case .unknownGroupOption(let group, let option, let origin, let known):
             return "unknown \(group) '\(option)' (\(origin)): known options are "

@@ -327,6 +327,15 @@ public final class Coordinator {
     /// read a different plan: the message is logged as rejected and the worker serves no run,
     /// so its next READY is answered with SHUTDOWN.
     private func servedRuns(_ hello: HelloBody, from peer: Data) -> Set<String>? {
+        if hello.runIndices == nil, let shard = hello.shard {
+            // `--shard I/N`: the runs whose plan index mod N equals I.
+            let parts = shard.split(separator: "/").compactMap { Int($0) }
+            guard parts.count == 2, parts[1] > 0, (0..<parts[1]).contains(parts[0]) else {
+                reject(peer: peer, reason: "HELLO from worker '\(hello.workerId)' has shard '\(shard)'")
+                return []
+            }
+            return Set(runs.filter { $0.index % parts[1] == parts[0] }.map(\.runID))
+        }
         guard let indices = hello.runIndices else { return nil }
         let runIDsByIndex = Dictionary(uniqueKeysWithValues: runs.map { ($0.index, $0.runID) })
         if let unknown = indices.first(where: { runIDsByIndex[$0] == nil }) {

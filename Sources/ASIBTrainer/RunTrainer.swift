@@ -47,10 +47,29 @@ public final class RunTrainer {
             options.kdAlpha == 0 || !options.teachers.isEmpty, "kd_alpha", options.kdAlpha,
             "0 unless teacher1_ckpt (and teacher1.name) are set"
         )
+        try check(
+            (0..<1).contains(options.momentum), "momentum", options.momentum, "a number in [0, 1)"
+        )
+        try check(
+            options.weightDecay >= 0, "student_weight_decay", options.weightDecay, "a number >= 0"
+        )
+        guard options.kdAlpha > 0 else { return }
+        if options.kdTarget == .teacher {
+            try check(
+                options.teachers.indices.contains(options.kdTeacherIndex), "kd_teacher_index",
+                options.kdTeacherIndex,
+                "an index of a configured teacher, 0..<\(options.teachers.count) (0 = teacher1)"
+            )
+        }
         if let weights = options.teacherWeights {
             try check(
                 weights.allSatisfy { $0 >= 0 } && weights.reduce(0, +) > 0, "teacher_weights",
                 weights, "non-negative numbers with a positive sum"
+            )
+            try check(
+                options.kdTarget != .avg || weights.count == options.teachers.count,
+                "teacher_weights", weights,
+                "one weight per teacher (\(options.teachers.count))"
             )
         }
     }

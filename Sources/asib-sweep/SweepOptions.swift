@@ -50,6 +50,17 @@ struct SweepOptions {
             configRoot = specURL.deletingLastPathComponent().deletingLastPathComponent()
                 .appendingPathComponent("configs")
         }
+        var isDirectory: ObjCBool = false
+        let methods = configRoot.appendingPathComponent("method").path
+        guard FileManager.default.fileExists(atPath: methods, isDirectory: &isDirectory),
+              isDirectory.boolValue
+        else {
+            throw UsageError(
+                "config folder '\(configRoot.path)' has no method/ folder"
+                    + (configs == nil ? " (found from the sweep file's location)" : " (from --configs)")
+                    + "; give the folder that holds base.yaml and method/ with --configs DIR"
+            )
+        }
     }
 
     func makePlan() throws -> Plan {

@@ -28,7 +28,8 @@ let usage = """
                           else 1).
       --worker-id ID      Name in the coordinator's logs (default: host-pid, or
                           slurm-ARRAYJOB_TASK in an array task).
-      --shard I/N         Only runs whose index mod N equals I (Slurm sharding).
+      --shard I/N         Only runs whose plan index mod N equals I; the worker exits once
+                          they have all finished.
       --spool DIR         Folder for metric records until the coordinator acknowledges them
                           (default: asib-spool/<worker id>). Records left there are sent again
                           by the next worker on the folder, or merged by 'asib-sweep ingest'.
@@ -87,6 +88,16 @@ do {
         throw UsageError("missing --connect ENDPOINT (or the 'run' subcommand)\n\n" + usage)
     }
     let shard = try arguments.value("--shard")
+    if let shard {
+        let parts = shard.split(separator: "/", omittingEmptySubsequences: false).map { Int($0) }
+        guard parts.count == 2, let index = parts[0], let count = parts[1], count > 0,
+              (0..<count).contains(index)
+        else {
+            throw UsageError(
+                "invalid --shard '\(shard)': expected I/N with 0 <= I < N, e.g. --shard 0/2"
+            )
+        }
+    }
     let explicitWorkerID = try arguments.value("--worker-id")
     let spoolOption = try arguments.value("--spool")
     let keys = try arguments.value("--keys").map { URL(fileURLWithPath: $0) }
