@@ -72,10 +72,17 @@ private struct FakeWorker {
         return nil
     }
 
+    /// Waits for ASSIGN and accepts it, as a real worker does, so the coordinator's offer
+    /// becomes the worker's attempt.
     func expectAssignment() throws -> AssignBody {
         let (type, body) = try #require(try nextInstruction(), "no reply to \(id)")
         #expect(type == .assign, "worker \(id)")
-        return try WireProtocol.decodeBody(AssignBody.self, body)
+        let assignment = try WireProtocol.decodeBody(AssignBody.self, body)
+        try socket.send(
+            WireProtocol.encode(
+                .accept,
+                AcceptBody(runId: assignment.runId, attempt: assignment.attempt, workerId: id)))
+        return assignment
     }
 
     func expectShutdown() throws -> String {
