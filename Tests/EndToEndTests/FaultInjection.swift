@@ -83,18 +83,20 @@ enum FaultInjection {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// Writes a sweep of `count` one-epoch ce_only runs of resnet8 on 64 training and 32 test
-    /// images, and returns its path.
-    static func tinySweep(in directory: URL, name: String, count: Int) throws -> URL {
+    /// Writes a sweep of `count` ce_only runs of resnet8 for `epochs` epochs on `trainImages`
+    /// training and 32 test images, and returns its path.
+    static func tinySweep(
+        in directory: URL, name: String, count: Int, trainImages: Int = 64, epochs: Int = 1
+    ) throws -> URL {
         let seeds = (1...count).map(String.init).joined(separator: ", ")
         let text = """
             sweep: \(name)
             config: base
             overrides:
-              - dataset.train_limit=64
+              - dataset.train_limit=\(trainImages)
               - dataset.test_limit=32
               - dataset.batch_size=32
-              - student_epochs=1
+              - student_epochs=\(epochs)
             students:
               model: resnet8
               axes:

@@ -8,11 +8,17 @@ import Testing
 @Suite("reliability", .serialized)
 struct ReliabilityTests {
     static let runCount = 30
+    /// Training images per chaos run: enough that a run of two epochs lasts over a second with
+    /// the AVX-512 kernels, so the sweep outlasts the planned kills and restarts.
+    static let chaosImages = 512
 
     @Test("sweep survives killed workers")
     func killedWorkers() throws {
         let directory = try ExecutableRunner.temporaryDirectory("chaos-workers")
-        let spec = try FaultInjection.tinySweep(in: directory, name: "chaos", count: Self.runCount)
+        let spec = try FaultInjection.tinySweep(
+            in: directory, name: "chaos", count: Self.runCount, trainImages: Self.chaosImages,
+            epochs: 2
+        )
         let out = directory.appendingPathComponent("out")
         let started = Date()
         let launch = try BackgroundProcess(
@@ -43,7 +49,7 @@ struct ReliabilityTests {
         #expect(finished, "launch did not finish; stderr: \(launch.error.suffix(2000))")
         #expect(launch.process.terminationStatus == 0, "stderr: \(launch.error.suffix(2000))")
         #expect(kills >= 10, "only \(kills) kills happened before the sweep finished")
-        let problems = try FaultInjection.exactlyOnceProblems(results: out, runs: Self.runCount, epochs: 1)
+        let problems = try FaultInjection.exactlyOnceProblems(results: out, runs: Self.runCount, epochs: 2)
         #expect(problems.isEmpty, "\(problems)")
         let requeued = launch.output.components(separatedBy: "retrying ").count - 1
         let late = launch.error.components(separatedBy: "late message").count - 1
@@ -53,7 +59,10 @@ struct ReliabilityTests {
     @Test("sweep survives coordinator restarts")
     func restartedCoordinator() throws {
         let directory = try ExecutableRunner.temporaryDirectory("chaos-coordinator")
-        let spec = try FaultInjection.tinySweep(in: directory, name: "restart", count: Self.runCount)
+        let spec = try FaultInjection.tinySweep(
+            in: directory, name: "restart", count: Self.runCount, trainImages: Self.chaosImages,
+            epochs: 2
+        )
         let out = directory.appendingPathComponent("out")
         let port = try FaultInjection.freePort()
         let endpoint = "tcp://127.0.0.1:\(port)"
@@ -110,7 +119,7 @@ struct ReliabilityTests {
         #expect(restarts == 3, "the sweep finished after \(restarts) restarts")
         #expect(finished, "last coordinator did not finish; stderr: \(coordinator.error.suffix(2000))")
         #expect(coordinator.process.terminationStatus == 0, "stderr: \(coordinator.error.suffix(2000))")
-        let problems = try FaultInjection.exactlyOnceProblems(results: out, runs: Self.runCount, epochs: 1)
+        let problems = try FaultInjection.exactlyOnceProblems(results: out, runs: Self.runCount, epochs: 2)
         #expect(problems.isEmpty, "\(problems)")
         for (number, worker) in workers.enumerated() {
             #expect(!worker.isRunning, "worker \(number + 1) still running")
@@ -166,7 +175,9 @@ struct ReliabilityTests {
 
         // Stop the first worker (SIGSTOP freezes its heartbeat thread too) once it trains.
         var deadline = Date().addingTimeInterval(30)
-        while !silent.error.contains("run assigned") && Date() < deadline {
+        // The coordinator prints "started ... on silent" once ACCEPT arrived; stopping the
+        // worker earlier could freeze the ACCEPT in its send queue.
+        while !launch.output.contains("on silent") && Date() < deadline {
             Thread.sleep(forTimeInterval: 0.02)
         }
         #expect(kill(silent.pid, SIGSTOP) == 0)
