@@ -132,10 +132,13 @@ struct PlanBuilder {
         }
     }
 
+    /// Composes a run's overrides. Every list ends with `extra`, so those come from the
+    /// command line and the rest from the sweep file, which error messages name.
     private func compose(_ overrides: [String]) throws -> ComposedConfig {
-        try composer.compose(
-            primary: spec.config, overrides: overrides, source: "sweep \(spec.file)"
-        )
+        let fromSpec = overrides.dropLast(extra.count)
+        let parsed = try composer.parseOverrides(Array(fromSpec), source: "sweep \(spec.file)")
+            + composer.parseOverrides(Array(overrides.suffix(extra.count)), source: "command line")
+        return try composer.compose(primary: spec.config, overrides: parsed)
     }
 
     // MARK: - Checks

@@ -190,6 +190,7 @@ struct PlanTests {
         }
         #expect(message?.contains("override 'kd_alpah=0.5'") == true)
         #expect(message?.contains("did you mean `kd_alpha`?") == true)
+        #expect(message?.contains("(command line)") == true, "\(message ?? "no error")")
     }
 
     @Test(arguments: ["seed=7", "method=vanilla_kd", "+rung=L2", "model/student=resnet20"])
