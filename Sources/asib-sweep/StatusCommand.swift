@@ -140,5 +140,21 @@ private func openStore(arguments: CommandLineArguments, subcommand: String) thro
                 + "'asib-sweep launch' printed, for example results/quickstart"
         )
     }
-    return try SweepStore(path: database)
+    // Opening creates the schema in an empty file, so an empty or foreign file is reported
+    // here instead of being turned into an empty store.
+    let size = (try? FileManager.default.attributesOfItem(atPath: database.path)[.size] as? Int) ?? 0
+    guard size > 0 else {
+        throw UsageError(
+            "sweep store '\(database.path)' is empty; give a results folder that "
+                + "'asib-sweep launch' wrote, or launch the sweep again"
+        )
+    }
+    do {
+        return try SweepStore(path: database)
+    } catch {
+        throw UsageError(
+            "cannot read '\(database.path)' as a sweep store: \(error); give a results folder "
+                + "that 'asib-sweep launch' wrote"
+        )
+    }
 }

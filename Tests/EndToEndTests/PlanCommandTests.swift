@@ -107,6 +107,22 @@ struct ExplainCommandTests {
 
 @Suite("bad input")
 struct BadInputTests {
+    @Test(arguments: ["status", "report"])
+    func emptyOrForeignStoreIsRejected(subcommand: String) throws {
+        for (name, bytes) in [("empty", Data()), ("garbage", Data("not a database\n".utf8))] {
+            let folder = try ExecutableRunner.temporaryDirectory("store-\(name)")
+            let database = folder.appendingPathComponent("sweep.db")
+            try bytes.write(to: database)
+            let result = try ExecutableRunner.run("asib-sweep", [subcommand, folder.path])
+            #expect(result.status == 64, "\(name): \(result.error)")
+            #expect(result.error.contains(database.path), "\(name): \(result.error)")
+            #expect(
+                !FileManager.default.fileExists(atPath: folder.appendingPathComponent("summary.csv").path),
+                "\(name): report wrote tables"
+            )
+        }
+    }
+
     @Test("missing sweep file exits 64 naming the path")
     func missingSpec() throws {
         let result = try ExecutableRunner.run("asib-sweep", ["plan", "--dry-run", "sweeps/nope.yaml"])
