@@ -50,6 +50,30 @@ extension SweepStore {
         return superseded
     }
 
+    /// Archives the given stored runs as they are, so that the plan trains them again under
+    /// their ids. Used for done runs whose output files are gone; ids not in the store are
+    /// skipped.
+    @discardableResult
+    public func supersedeRuns(_ runIDs: [String]) throws -> [SupersededRun] {
+        try database.transaction { () -> [SupersededRun] in
+            try database.execute("PRAGMA defer_foreign_keys = ON")
+            var archived: [SupersededRun] = []
+            for runID in runIDs {
+                let hashes = try database.query(
+                    "SELECT config_sha256 FROM runs WHERE run_id = ?1 AND superseded_at IS NULL",
+                    [.text(runID)]
+                ) { try $0.text(0) }
+                guard let hash = hashes.first else { continue }
+                let archivedID = try freeArchivedID(for: runID, oldHash: hash)
+                try rename(runID, to: archivedID)
+                archived.append(SupersededRun(
+                    runID: runID, archivedID: archivedID, oldSHA256: hash, newSHA256: hash
+                ))
+            }
+            return archived
+        }
+    }
+
     private func freeArchivedID(for runID: String, oldHash: String) throws -> String {
         let base = "\(runID)@\(oldHash.prefix(12))"
         for suffix in 1...1000 {

@@ -216,11 +216,35 @@ struct PlannedSweep {
             try LaunchCommand.archiveRunFolder(archived, results: results)
             print("config of \(archived.runID) changed: old results kept as \(archived.archivedID)")
         }
+        for archived in try store.supersedeRuns(try doneTeachersWithoutCheckpoint(store)) {
+            try LaunchCommand.archiveRunFolder(archived, results: results)
+            print(
+                "checkpoint of \(archived.runID) is missing: training it again "
+                    + "(old results kept as \(archived.archivedID))"
+            )
+        }
         try store.registerPlan(
             sweep: plan.sweep, planSHA256: plan.planSHA256, runs: runs.map(LaunchCommand.runRecord)
         )
         try AtomicFile.write(plan.jsonText(), to: planURL)
         return (store, folderLock)
+    }
+
+    /// Runs that the store lists as done and that an unfinished planned run depends on, but
+    /// whose checkpoint file is gone. Their dependents would fail, so they train again.
+    private func doneTeachersWithoutCheckpoint(_ store: SweepStore) throws -> [String] {
+        let status = Dictionary(
+            uniqueKeysWithValues: try store.runs().map { ($0.runID, $0.status) }
+        )
+        let needed = Set(
+            runs.filter { status[$0.runID] != RunStatus.done.rawValue }.flatMap(\.dependsOn)
+        )
+        return needed.sorted().filter { runID in
+            status[runID] == RunStatus.done.rawValue
+                && !FileManager.default.fileExists(
+                    atPath: RunFiles.checkpoint(results: results, runID: runID).path
+                )
+        }
     }
 
     func makeCoordinator(
