@@ -43,7 +43,8 @@ public enum StoreError: ReportableError, Equatable {
         case let .runDropped(runID, path):
             return "plan changed: run '\(runID)' is in store '\(path)' but missing from the plan; "
                 + "restore the sweep spec, or write the changed sweep to a new results folder "
-                + "with --out"
+                + "with --out (a results folder holds one whole sweep, so --only that leaves "
+                + "out stored runs needs a folder of its own)"
         case let .unknownRun(runID, path):
             return "run '\(runID)' is not in store '\(path)'; only runs of the registered plan "
                 + "can be updated"
