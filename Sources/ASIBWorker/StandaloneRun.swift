@@ -21,12 +21,14 @@ public struct StandaloneRun {
             try ConfigOverride.parse(text, origin: "command line").apply(to: &config)
         }
         let hash = ConfigLock.hash(ConfigLock.sanitize(config))
+        // Options and data files are checked before anything is written to the run folder.
+        let trainer = try RunTrainer(config: config, runDirectory: runDirectory)
+        try RunTrainer.preflight(config: config)
         try AtomicFile.write(
             CanonicalJSON.string(config) + "\n", to: runDirectory.appendingPathComponent("config.json")
         )
         print("run \(runDirectory.path): config \(hash)")
 
-        let trainer = try RunTrainer(config: config, runDirectory: runDirectory)
         let outcome = try trainer.train { report in
             let metrics = report.metrics.keys.sorted()
                 .map { "\($0)=\(String(format: "%.4f", report.metrics[$0]!))" }
