@@ -138,7 +138,7 @@ struct LaunchCommand {
         )
     }
 
-    /// The asib-worker built next to this executable.
+    /// Returns the asib-worker built next to this executable.
     static func workerExecutable() throws -> URL {
         let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let worker = me.deletingLastPathComponent().appendingPathComponent("asib-worker")
@@ -159,8 +159,8 @@ enum InterruptHandler {
         // A closed stdout (`launch ... | head`) must not kill the coordinator mid-sweep, so
         // writes to it fail quietly instead of raising SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
-        // SIGHUP arrives when the terminal closes; like SIGINT and SIGTERM it stops the local
-        // workers, and the shell convention 128 + signal number becomes the exit code.
+        // SIGHUP arrives when the terminal closes. Like SIGINT and SIGTERM, it stops the local
+        // workers, and the exit code follows the shell convention of 128 + signal number.
         for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
