@@ -1,7 +1,7 @@
 // Shapes: input [Cin, B, H, W]; output [Cout, B, Ho, Wo].
 
 /// One BasicBlock for one batch size: `relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))`.
-final class BasicBlock {
+final class BasicBlock: ResidualBlock {
     let first: ConvBNUnit
     let second: ConvBNUnit
     let shortcut: ConvBNUnit?

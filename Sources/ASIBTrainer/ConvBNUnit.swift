@@ -1,8 +1,8 @@
 // Shapes: input [Cin, B, H, W]; convolution output and unit output [Cout, B, Ho, Wo];
 // saved BN statistics [Cout].
 
-/// Convolution, batch norm and optional ReLU for one batch size, with their activation and
-/// activation-gradient buffers.
+/// Convolution, batch norm (unless the layout has none) and optional ReLU for one batch size,
+/// with their activation and activation-gradient buffers.
 final class ConvBNUnit {
     let layout: ConvBNLayout
     let shape: Conv2DShape
@@ -54,6 +54,13 @@ final class ConvBNUnit {
             output: convolutionOutput.data, input: input, weight: values + layout.weight,
             shape: shape, scratch: scratch, rounding: rounding
         )
+        guard layout.batchNorm else {
+            output.data.update(from: convolutionOutput.data, count: output.count)
+            if applyReLU {
+                ReLU.forward(output: output.data, input: output.data, count: output.count)
+            }
+            return
+        }
         BatchNorm2D.forward(
             output: output.data, savedMean: savedMean.data, savedInverseStd: savedInverseStd.data,
             runningMean: statistics + layout.runningMean,
@@ -92,14 +99,18 @@ final class ConvBNUnit {
 
         // BN: bn = gamma * (conv - mean) / std + beta
         convolutionOutputGradient.zero()
-        BatchNorm2D.backward(
-            inputGradient: convolutionOutputGradient.data,
-            gammaGradient: gradients + layout.gamma, betaGradient: gradients + layout.beta,
-            outputGradient: bnOutputGradient,
-            savedMean: savedMean.data, savedInverseStd: savedInverseStd.data,
-            input: convolutionOutput.data, gamma: values + layout.gamma,
-            channels: shape.outChannels, perChannel: shape.outputPixels
-        )
+        if layout.batchNorm {
+            BatchNorm2D.backward(
+                inputGradient: convolutionOutputGradient.data,
+                gammaGradient: gradients + layout.gamma, betaGradient: gradients + layout.beta,
+                outputGradient: bnOutputGradient,
+                savedMean: savedMean.data, savedInverseStd: savedInverseStd.data,
+                input: convolutionOutput.data, gamma: values + layout.gamma,
+                channels: shape.outChannels, perChannel: shape.outputPixels
+            )
+        } else {
+            convolutionOutputGradient.data.update(from: bnOutputGradient, count: output.count)
+        }
 
         // Convolution: conv = weight * input
         Conv2D.backward(

@@ -1,13 +1,31 @@
 /// A CIFAR-style ResNet (He et al. 2016): a 3x3 stem convolution, three stages of BasicBlocks
 /// with stride 2 at the first block of stages 2 and 3, global average pooling and a linear head.
+/// With `preActivation` it is a Wide ResNet (Zagoruyko and Komodakis 2016) without dropout: a
+/// plain 3x3 stem convolution, pre-activation blocks and a final BN-ReLU before the pooling.
+/// Each block is BN-ReLU-conv-BN-ReLU-conv plus the identity, or plus a 1x1 convolution of the
+/// pre-activated input where the shape changes.
 public struct ResNetArchitecture: Equatable, Sendable {
     public let name: String
     public let stemWidth: Int
     public let stageWidths: [Int]
     public let blocksPerStage: Int
+    public let preActivation: Bool
+
+    public init(
+        name: String, stemWidth: Int, stageWidths: [Int], blocksPerStage: Int,
+        preActivation: Bool = false
+    ) {
+        self.name = name
+        self.stemWidth = stemWidth
+        self.stageWidths = stageWidths
+        self.blocksPerStage = blocksPerStage
+        self.preActivation = preActivation
+    }
 
     /// `resnet8/14/20/32/56` (stem 16, widths 16/32/64) and `resnet8x4/32x4` (stem 32, widths
-    /// 64/128/256); a depth d has (d - 2) / 6 blocks per stage.
+    /// 64/128/256); a depth d has (d - 2) / 6 blocks per stage. `wrn_16_2` and `wrn_40_2` are
+    /// Wide ResNets of depth d and widening factor k = 2 (stem 16, widths 32/64/128) with
+    /// (d - 4) / 6 blocks per stage.
     public static let all: [ResNetArchitecture] = [8, 14, 20, 32, 56].map {
         ResNetArchitecture(
             name: "resnet\($0)", stemWidth: 16, stageWidths: [16, 32, 64],
@@ -17,6 +35,11 @@ public struct ResNetArchitecture: Equatable, Sendable {
         ResNetArchitecture(
             name: "resnet\($0)x4", stemWidth: 32, stageWidths: [64, 128, 256],
             blocksPerStage: ($0 - 2) / 6
+        )
+    } + [16, 40].map {
+        ResNetArchitecture(
+            name: "wrn_\($0)_2", stemWidth: 16, stageWidths: [32, 64, 128],
+            blocksPerStage: ($0 - 4) / 6, preActivation: true
         )
     }
 

@@ -7,7 +7,11 @@ public final class ResNetGraph {
     public let model: ResNetModel
     public let batch: Int
     let stem: ConvBNUnit
-    let blocks: [BasicBlock]
+    let blocks: [any ResidualBlock]
+    /// The BN-ReLU before the pooling of a pre-activation architecture.
+    let finalNorm: NormReLUUnit?
+    /// Gradient of the final norm's output.
+    private let finalNormGradient: Tensor?
     /// Pooled features `[C, B]` and their gradient.
     let pooled: Tensor
     let pooledGradient: Tensor?
@@ -31,10 +35,11 @@ public final class ResNetGraph {
         let rounding = bfloat16 ? BFloat16Workspace() : nil
         self.rounding = rounding
         stem = ConvBNUnit(
-            layout: model.stem, batch: batch, height: height, width: width, applyReLU: true,
+            layout: model.stem, batch: batch, height: height, width: width,
+            applyReLU: !model.architecture.preActivation,
             withGradients: withGradients, rounding: rounding
         )
-        var blocks: [BasicBlock] = []
+        var blocks: [any ResidualBlock] = []
         var size = (stem.shape.outHeight, stem.shape.outWidth)
         for layout in model.blocks {
             let block = BasicBlock(
@@ -44,7 +49,22 @@ public final class ResNetGraph {
             blocks.append(block)
             size = (block.second.shape.outHeight, block.second.shape.outWidth)
         }
+        for layout in model.preActivationBlocks {
+            let block = PreActivationBlock(
+                layout: layout, batch: batch, height: size.0, width: size.1,
+                withGradients: withGradients, rounding: rounding
+            )
+            blocks.append(block)
+            size = (block.second.shape.outHeight, block.second.shape.outWidth)
+        }
         self.blocks = blocks
+        finalNorm = model.finalNorm.map {
+            NormReLUUnit(
+                layout: $0, batch: batch, height: size.0, width: size.1,
+                withGradients: withGradients
+            )
+        }
+        finalNormGradient = withGradients ? finalNorm.map { Tensor(shape: $0.output.shape) } : nil
         pooled = Tensor(shape: [model.features, batch])
         pooledGradient = withGradients ? Tensor(shape: pooled.shape) : nil
         logits = Tensor(shape: [batch, model.classes])
@@ -61,6 +81,10 @@ public final class ResNetGraph {
         for block in blocks {
             block.forward(input: current, model: model, scratch: scratch.data, training: training)
             current = UnsafePointer(block.output.data)
+        }
+        if let finalNorm {
+            finalNorm.forward(input: current, model: model, training: training)
+            current = UnsafePointer(finalNorm.output.data)
         }
         let last = blocks.last?.output ?? stem.output
         GlobalAvgPool2D.forward(
@@ -106,13 +130,22 @@ public final class ResNetGraph {
             for i in 0..<pooledGradient.count { pooledGradient.data[i] += extra[i] }
         }
 
-        // Global average pooling onto the last block's output gradient.
+        // Global average pooling onto the last block's output gradient, through the final
+        // BN-ReLU where there is one.
         let lastGradient = blocks.last?.outputGradient ?? stemOutputGradient
         lastGradient.zero()
+        let pooledInputGradient = finalNormGradient ?? lastGradient
+        pooledInputGradient.zero()
         GlobalAvgPool2D.backward(
-            inputGradient: lastGradient.data, outputGradient: pooledGradient.data,
+            inputGradient: pooledInputGradient.data, outputGradient: pooledGradient.data,
             planes: model.features * batch, planeSize: last.count / (model.features * batch)
         )
+        if let finalNorm, let finalNormGradient {
+            finalNorm.backward(
+                inputGradient: lastGradient.data, outputGradient: finalNormGradient.data,
+                model: model
+            )
+        }
 
         // Blocks in reverse; each adds into the previous block's output gradient.
         for index in blocks.indices.reversed() {

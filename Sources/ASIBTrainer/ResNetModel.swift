@@ -1,6 +1,7 @@
 import Foundation
 
-/// A convolution (no bias) followed by batch norm, as offsets into the model's stores.
+/// A convolution (no bias) followed by batch norm unless `batchNorm` is false, as offsets into
+/// the model's stores.
 struct ConvBNLayout {
     let inChannels: Int
     let outChannels: Int
@@ -14,8 +15,31 @@ struct ConvBNLayout {
     /// Offsets of the running mean and variance `[Cout]` in the statistics.
     let runningMean: Int
     let runningVariance: Int
+    /// False for a plain convolution (Wide ResNet stem, second convolution and shortcut); the
+    /// BN offsets are then unused.
+    var batchNorm = true
 
     var padding: Int { kernel / 2 }
+}
+
+/// A batch norm on its own (the pre-activation of a Wide ResNet block and the final norm), as
+/// offsets into the model's stores.
+struct BatchNormLayout {
+    let channels: Int
+    let gamma: Int
+    let beta: Int
+    let runningMean: Int
+    let runningVariance: Int
+}
+
+/// A pre-activation block: `a = relu(bn1(x))`, `conv2(relu(bn2(conv1(a)))) + shortcut`, where the
+/// shortcut is `x`, or a 1x1 convolution of `a` when the shape changes. `first` is conv1 with
+/// bn2 and ReLU; `second` and `shortcut` are plain convolutions.
+struct PreActivationBlockLayout {
+    let norm: BatchNormLayout
+    let first: ConvBNLayout
+    let second: ConvBNLayout
+    let shortcut: ConvBNLayout?
 }
 
 /// A BasicBlock: conv-BN-ReLU, conv-BN, plus the shortcut (identity, or 1x1 conv-BN when the
@@ -37,7 +61,11 @@ public final class ResNetModel {
     public let statistics = ParameterStore()
 
     let stem: ConvBNLayout
+    /// BasicBlocks, empty for a pre-activation architecture.
     let blocks: [BasicBlockLayout]
+    /// Pre-activation blocks and the final BN-ReLU, empty and nil for a plain ResNet.
+    let preActivationBlocks: [PreActivationBlockLayout]
+    let finalNorm: BatchNormLayout?
     /// Offsets of the linear weight `[K, C]` and bias `[K]`.
     let linearWeight: Int
     let linearBias: Int
@@ -57,8 +85,19 @@ public final class ResNetModel {
         self.inputChannels = inputChannels
         self.classes = classes
         var builder = LayoutBuilder(parameters: parameters, statistics: statistics)
-        stem = builder.convBN("", inputChannels, architecture.stemWidth, kernel: 3, stride: 1)
-        blocks = builder.stages(architecture)
+        stem = builder.convBN(
+            "", inputChannels, architecture.stemWidth, kernel: 3, stride: 1,
+            batchNorm: !architecture.preActivation
+        )
+        if architecture.preActivation {
+            blocks = []
+            preActivationBlocks = builder.preActivationStages(architecture)
+            finalNorm = builder.batchNorm("bn1", architecture.stageWidths.last!)
+        } else {
+            blocks = builder.stages(architecture)
+            preActivationBlocks = []
+            finalNorm = nil
+        }
         let features = architecture.stageWidths.last!
         linearWeight = parameters.declare("fc.weight", shape: [classes, features])
         linearBias = parameters.declare("fc.bias", shape: [classes])
@@ -70,6 +109,14 @@ public final class ResNetModel {
     /// Convolutions in forward order.
     var convolutions: [ConvBNLayout] {
         [stem] + blocks.flatMap { [$0.first, $0.second] + ($0.shortcut.map { [$0] } ?? []) }
+            + preActivationBlocks.flatMap {
+                [$0.first, $0.second] + ($0.shortcut.map { [$0] } ?? [])
+            }
+    }
+
+    /// Batch norms that follow no convolution of their own.
+    var standaloneNorms: [BatchNormLayout] {
+        preActivationBlocks.map(\.norm) + (finalNorm.map { [$0] } ?? [])
     }
 
     private func initialise(seed: UInt64) {
@@ -79,10 +126,18 @@ public final class ResNetModel {
             let count = layer.outChannels * layer.inChannels * layer.kernel * layer.kernel
             let std = (2.0 / Double(layer.outChannels * layer.kernel * layer.kernel)).squareRoot()
             for i in 0..<count { values[layer.weight + i] = Float(std * random.nextNormal()) }
+            guard layer.batchNorm else { continue }
             for c in 0..<layer.outChannels {
                 values[layer.gamma + c] = 1
                 values[layer.beta + c] = 0
                 statistics.values[layer.runningVariance + c] = 1
+            }
+        }
+        for norm in standaloneNorms {
+            for c in 0..<norm.channels {
+                values[norm.gamma + c] = 1
+                values[norm.beta + c] = 0
+                statistics.values[norm.runningVariance + c] = 1
             }
         }
         let bound = 1 / Double(features).squareRoot()
@@ -113,6 +168,11 @@ public final class ResNetModel {
             size = count(block.second, count(block.first, input))
             if let shortcut = block.shortcut { _ = count(shortcut, input) }
         }
+        for block in preActivationBlocks {
+            let input = size
+            size = count(block.second, count(block.first, input))
+            if let shortcut = block.shortcut { _ = count(shortcut, input) }
+        }
         return total
     }
 }
@@ -124,11 +184,18 @@ private struct LayoutBuilder {
 
     mutating func convBN(
         _ prefix: String, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int,
-        convName: String = "conv1", bnName: String = "bn1"
+        convName: String = "conv1", bnName: String = "bn1", batchNorm: Bool = true
     ) -> ConvBNLayout {
         let weight = parameters.declare(
             prefix + convName + ".weight", shape: [outChannels, inChannels, kernel, kernel]
         )
+        guard batchNorm else {
+            return ConvBNLayout(
+                inChannels: inChannels, outChannels: outChannels, kernel: kernel, stride: stride,
+                weight: weight, gamma: -1, beta: -1, runningMean: -1, runningVariance: -1,
+                batchNorm: false
+            )
+        }
         return ConvBNLayout(
             inChannels: inChannels, outChannels: outChannels, kernel: kernel, stride: stride,
             weight: weight,
@@ -160,6 +227,51 @@ private struct LayoutBuilder {
                     )
                 }
                 blocks.append(BasicBlockLayout(first: first, second: second, shortcut: shortcut))
+                channels = width
+            }
+        }
+        return blocks
+    }
+
+    mutating func batchNorm(_ name: String, _ channels: Int) -> BatchNormLayout {
+        BatchNormLayout(
+            channels: channels,
+            gamma: parameters.declare(name + ".weight", shape: [channels]),
+            beta: parameters.declare(name + ".bias", shape: [channels]),
+            runningMean: statistics.declare(name + ".running_mean", shape: [channels]),
+            runningVariance: statistics.declare(name + ".running_var", shape: [channels])
+        )
+    }
+
+    /// Wide ResNet groups, tensors declared in forward order (`layer1.0.bn1`, `conv1`, `bn2`,
+    /// `conv2`, `downsample.0`).
+    mutating func preActivationStages(
+        _ architecture: ResNetArchitecture
+    ) -> [PreActivationBlockLayout] {
+        var blocks: [PreActivationBlockLayout] = []
+        var channels = architecture.stemWidth
+        for (stage, width) in architecture.stageWidths.enumerated() {
+            for index in 0..<architecture.blocksPerStage {
+                let stride = (stage > 0 && index == 0) ? 2 : 1
+                let prefix = "layer\(stage + 1).\(index)."
+                let norm = batchNorm(prefix + "bn1", channels)
+                let first = convBN(
+                    prefix, channels, width, kernel: 3, stride: stride, bnName: "bn2"
+                )
+                let second = convBN(
+                    prefix, width, width, kernel: 3, stride: 1, convName: "conv2",
+                    batchNorm: false
+                )
+                var shortcut: ConvBNLayout?
+                if stride != 1 || channels != width {
+                    shortcut = convBN(
+                        prefix, channels, width, kernel: 1, stride: stride,
+                        convName: "downsample.0", batchNorm: false
+                    )
+                }
+                blocks.append(PreActivationBlockLayout(
+                    norm: norm, first: first, second: second, shortcut: shortcut
+                ))
                 channels = width
             }
         }
