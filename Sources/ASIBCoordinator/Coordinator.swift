@@ -14,7 +14,7 @@ import Foundation
 /// train with `use_amp` off.
 ///
 /// A worker whose HELLO lists `run_indices` (a Slurm array task) is assigned only those runs,
-/// and is told to shut down as soon as all of them have finished, so that the array task ends
+/// and is sent SHUTDOWN as soon as all of them have finished, so that the array task ends
 /// and jobs that depend on it can start.
 public final class Coordinator {
     public struct Options {
@@ -325,7 +325,7 @@ public final class Coordinator {
 
     /// Maps the HELLO's `run_indices` to run ids. An index outside the plan means the worker
     /// read a different plan: the message is logged as rejected and the worker serves no run,
-    /// so its next READY is answered with SHUTDOWN.
+    /// so the reply to its next READY is SHUTDOWN.
     private func servedRuns(_ hello: HelloBody, from peer: Data) -> Set<String>? {
         if hello.runIndices == nil, let shard = hello.shard {
             // `--shard I/N`: the runs whose plan index mod N equals I.
@@ -626,7 +626,7 @@ public final class Coordinator {
         workers[peer]?.idle = false
     }
 
-    /// Answers the READY messages that arrive while workers finish, then waits for local ones.
+    /// Replies to the READY messages that arrive while workers finish, then waits for local ones.
     private func shutDownWorkers(pool: LocalWorkerPool?) {
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
@@ -650,7 +650,7 @@ public final class Coordinator {
 }
 
 /// Workers that the coordinator did not start and cannot watch as child processes, such as
-/// the tasks of Slurm job arrays. `Coordinator.serve` asks once per poll (every 200 ms), so an
+/// the tasks of Slurm job arrays. `Coordinator.serve` queries it once per poll (every 200 ms), so an
 /// implementation that runs commands should rate-limit itself.
 public protocol ExternalWorkers: AnyObject {
     /// Returns why no worker can connect or report any more, or nil while one still may.

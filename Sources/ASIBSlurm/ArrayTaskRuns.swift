@@ -26,7 +26,7 @@ public enum ArrayRunKind: String, CaseIterable, Sendable {
 
 /// The runs that one array task serves, derived from the plan file and the task ID.
 ///
-/// Among the runs of `kind` in plan order (positions `0..<n`), shard `s` of `K` holds the
+/// Among the runs of `kind` in plan order (positions `0..<n`), shard `s` of `K` contains the
 /// positions `p` with `p mod K == s`, and task `t` of an array with offset `o` serves shard
 /// `t + o`. Without `shards`, `K` is `n`: one run per task.
 public struct ArrayTaskRuns: Equatable, Sendable {

@@ -76,7 +76,7 @@ public struct SlurmClient: Sendable {
         let arguments = (jobName.map { ["--name=\($0)"] } ?? []) + jobIDs.map(String.init)
         let result = try runner.run("scancel", arguments)
         // With a name filter, scancel exits 1 for an ID that slurmctld has already forgotten
-        // (Slurm 22.05); that job is gone, which is what cancelling asks for.
+        // (Slurm 22.05); that job is gone, which is the result cancelling requests.
         let lines = result.standardError.split(whereSeparator: \.isNewline)
         let onlyForgottenIDs = !lines.isEmpty
             && lines.allSatisfy { $0.contains("Invalid job id specified") }

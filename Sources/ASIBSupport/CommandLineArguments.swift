@@ -45,7 +45,7 @@ public struct CommandLineArguments {
         return found
     }
 
-    /// Removes and returns the value of an option given at most once.
+    /// Removes and returns the value of an option, and rejects an option given more than once.
     public mutating func value(_ name: String) throws -> String? {
         let found = try values(name)
         guard found.count <= 1 else {
@@ -66,7 +66,7 @@ public struct CommandLineArguments {
         return number
     }
 
-    /// Returns the remaining positional arguments, rejecting any option nobody took.
+    /// Returns the remaining positional arguments, and rejects any option that no caller removed.
     public func positionals() throws -> [String] {
         if let unknown = items.first(where: { $0.hasPrefix("-") && $0.count > 1 && !$0.hasPrefix("~") }) {
             throw UsageError("unknown option '\(unknown)'; run with --help to list the options")

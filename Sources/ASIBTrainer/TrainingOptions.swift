@@ -1,4 +1,4 @@
-/// Which teacher logits the KD loss distils from.
+/// The teacher logits that the KD loss distils from.
 public enum KDTarget: String, Equatable, Sendable {
     /// One teacher's logits, chosen by `kdTeacherIndex`.
     case teacher
@@ -22,7 +22,7 @@ public enum OptimizerKind: String, Equatable, Sendable {
     case adamw
 }
 
-/// A teacher network: its architecture and the checkpoint file that holds its weights.
+/// A teacher network: its architecture and the checkpoint file that contains its weights.
 public struct TeacherSource: Equatable, Sendable {
     public var model: String
     public var checkpoint: String

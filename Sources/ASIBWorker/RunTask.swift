@@ -40,7 +40,7 @@ final class RunTask: @unchecked Sendable {
             self.train()
         }
         // `asib-worker run` trains on the main thread, whose stack is 8 MiB by default on
-        // Linux. Secondary threads get less unless asked, so this one asks for 16 MiB.
+        // Linux. Secondary threads get less unless they request more, so this one requests 16 MiB.
         thread.stackSize = 16 << 20
         thread.name = "train \(assignment.runId)"
         thread.start()

@@ -92,8 +92,8 @@ enum DetachedLaunch {
         return pid
     }
 
-    /// Sets FD_CLOEXEC on every open descriptor above stderr, so the background process holds
-    /// none of them. A caller that waits for this process by a pipe it inherited, as
+    /// Sets FD_CLOEXEC on every open descriptor above stderr, so the background process keeps
+    /// none of them open. A caller that waits for this process by a pipe it inherited, as
     /// Foundation's `Process` does, would otherwise wait for the background coordinator too.
     private static func markDescriptorsCloseOnExec() {
         let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []

@@ -76,7 +76,7 @@ import Testing
 }
 
 @Test func linearComputesAffineMap() {
-    // Input [C=2, B=2] holds samples (1, 2) and (3, 4); weight [[1, 0], [1, 1], [0, 2]].
+    // Input [C=2, B=2] contains samples (1, 2) and (3, 4); weight [[1, 0], [1, 1], [0, 2]].
     let input = Tensor(shape: [2, 2], values: [1, 3, 2, 4])
     let weight = Tensor(shape: [3, 2], values: [1, 0, 1, 1, 0, 2])
     let bias = Tensor(shape: [3], values: [0.5, 0, -1])

@@ -194,8 +194,8 @@ struct ReliabilityTests {
         #expect(finished, "stderr: \(launch.error.suffix(2000))")
         #expect(launch.process.terminationStatus == 0, "stderr: \(launch.error.suffix(2000))")
         #expect(launch.output.contains("lease expired: no message from worker silent"), "\(launch.output)")
-        // After SIGCONT the old attempt learns that it lost the run, from the CANCEL that
-        // answers its heartbeat or from the late record of its EPOCH or DONE.
+        // After SIGCONT the old attempt learns that it lost the run, from the CANCEL sent in
+        // reply to its heartbeat or from the late record of its EPOCH or DONE.
         let noticed = silent.error.contains("attempt cancelled") || launch.error.contains("late message")
         #expect(noticed, "worker: \(silent.error.suffix(1500))\ncoordinator: \(launch.error.suffix(1500))")
         let problems = try FaultInjection.exactlyOnceProblems(results: out, runs: 3, epochs: 1)
