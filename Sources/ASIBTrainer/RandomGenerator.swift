@@ -82,6 +82,43 @@ public struct RandomGenerator {
         return radius * cos(angle)
     }
 
+    /// Returns a Gamma(shape, 1) sample by Marsaglia and Tsang's squeeze method ("A simple
+    /// method for generating gamma variables", ACM TOMS 26(3), 2000). Shapes below 1 use
+    /// `Gamma(shape + 1) * U^(1 / shape)`.
+    public mutating func nextGamma(shape: Double) -> Double {
+        precondition(shape > 0, "gamma shape must be positive, got \(shape)")
+        if shape < 1 {
+            let boosted = nextGamma(shape: shape + 1)
+            let u = max(nextUniform(), 0x1.0p-60)
+            return boosted * Foundation.pow(u, 1 / shape)
+        }
+        let d = shape - 1.0 / 3
+        let c = 1 / (9 * d).squareRoot()
+        // Each round accepts with probability above 0.95, so the cap is never reached in
+        // practice; it keeps the loop bounded.
+        for _ in 0..<1000 {
+            let x = nextNormal()
+            let base = 1 + c * x
+            guard base > 0 else { continue }
+            let v = base * base * base
+            let u = nextUniform()
+            if u < 1 - 0.0331 * x * x * x * x { return d * v }
+            if Foundation.log(max(u, 0x1.0p-60)) < 0.5 * x * x + d * (1 - v + Foundation.log(v)) {
+                return d * v
+            }
+        }
+        return d
+    }
+
+    /// Returns a Beta(a, b) sample as `X / (X + Y)` with `X ~ Gamma(a)` and `Y ~ Gamma(b)`.
+    /// When both gamma draws underflow to 0 (possible for shapes far below 1), returns 0.5.
+    public mutating func nextBeta(_ a: Double, _ b: Double) -> Double {
+        let x = nextGamma(shape: a)
+        let y = nextGamma(shape: b)
+        guard x + y > 0 else { return 0.5 }
+        return x / (x + y)
+    }
+
     /// Shuffles `0..<count` by Fisher-Yates into `indices`.
     public mutating func permutation(_ count: Int) -> [Int] {
         var indices = Array(0..<count)

@@ -1,3 +1,5 @@
+import Foundation
+
 // Shapes: input [C, B, H, W]; each teacher's logits and the KD target [B, K].
 
 /// The teacher networks of a KD run, evaluated with running BN statistics, and the rule that
@@ -8,6 +10,8 @@ final class TeacherEnsemble {
     let teacherIndex: Int
     /// Normalised averaging weights, one per teacher.
     let weights: [Float]
+    /// The averaging weights as configured, padded or cut to one per teacher.
+    let rawWeights: [Double]
     private var graphs: [Int: [ResNetGraph]] = [:]
     private let height: Int
     private let width: Int
@@ -25,14 +29,18 @@ final class TeacherEnsemble {
         // A shorter weight list repeats its last value; a longer one is cut.
         while raw.count < models.count { raw.append(raw.last ?? 1) }
         raw = Array(raw.prefix(models.count))
+        rawWeights = raw
         let total = raw.reduce(0, +)
         self.weights = raw.map { Float($0 / (total + 1e-8)) }
     }
 
     /// Writes the KD target for `input` into `output`: the selected teacher's logits for
-    /// `teacher`, `sum_k w_k * logits_k` for `avg`.
+    /// `teacher`, `sum_k w_k * logits_k` for `avg` and the synergy targets (with `weights`
+    /// when given, else the configured weights), and the confidence-weighted combination at
+    /// `gateTemperature` for `weightedConf`.
     func computeTarget(
-        output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, batch: Int
+        output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, batch: Int,
+        weights epochWeights: [Float]? = nil, gateTemperature: Double = 1
     ) {
         let classes = models[0].classes
         let count = batch * classes
@@ -42,11 +50,47 @@ final class TeacherEnsemble {
             output.update(from: logits, count: count)
             return
         }
+        let logits = active.map { UnsafePointer($0.forward(input: input, training: false)) }
+        if target == .weightedConf {
+            Self.confidenceCombination(
+                output: output, logits: logits, temperature: gateTemperature, batch: batch,
+                classes: classes
+            )
+            return
+        }
+        let weights = epochWeights ?? self.weights
         output.update(repeating: 0, count: count)
-        for (index, graph) in active.enumerated() {
-            let logits = graph.forward(input: input, training: false)
+        for (index, teacherLogits) in logits.enumerated() {
             let weight = weights[index]
-            for i in 0..<count { output[i] += weight * logits[i] }
+            for i in 0..<count { output[i] += weight * teacherLogits[i] }
+        }
+    }
+
+    /// The logits of the teachers that the KD target reads (the selected teacher for
+    /// `teacher`, every teacher otherwise), as left by `computeTarget` on the last batch.
+    func targetLogits(batch: Int) -> [UnsafePointer<Float>] {
+        let active = graphs(batch: batch)
+        let used = target == .teacher ? [active[teacherIndex]] : active
+        return used.map { UnsafePointer($0.logits.data) }
+    }
+
+    /// Writes the per-sample confidence-weighted combination `sum_k c_k t_k / sum_k c_k` of
+    /// the logits `t_k`, where `c_k = max_c softmax(t_k / temperature)_c` for that sample.
+    static func confidenceCombination(
+        output: UnsafeMutablePointer<Float>, logits: [UnsafePointer<Float>], temperature: Double,
+        batch: Int, classes: Int
+    ) {
+        for b in 0..<batch {
+            let row = b * classes
+            let confidences = logits.map {
+                Foundation.exp(Softmax.logSoftmax($0 + row, classes, temperature).max() ?? 0)
+            }
+            let total = max(confidences.reduce(0, +), 1e-8)
+            for k in 0..<classes { output[row + k] = 0 }
+            for (teacher, teacherLogits) in logits.enumerated() {
+                let share = Float(confidences[teacher] / total)
+                for k in 0..<classes { output[row + k] += share * teacherLogits[row + k] }
+            }
         }
     }
 

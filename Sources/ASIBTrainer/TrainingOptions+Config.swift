@@ -44,6 +44,8 @@ extension TrainingOptions {
         try distillation.validate(kdAlpha: kdAlpha)
         asib = try ASIBOptions(config: config)
         try asib.validate()
+        studentStep = try StudentStepOptions(config: config)
+        try studentStep.validate()
         if kdAlpha > 0 { try readTeachers(config) }
     }
 
@@ -64,7 +66,7 @@ extension TrainingOptions {
         guard let target = KDTarget(rawValue: targetText) else {
             throw TrainerError.invalidOption(
                 key: "kd_target", value: targetText,
-                allowed: "teacher, avg, synergy, auto, auto_min"
+                allowed: "teacher, avg, weighted_conf, synergy, auto, auto_min"
             )
         }
         kdTarget = target

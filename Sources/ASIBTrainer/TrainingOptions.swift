@@ -11,6 +11,9 @@ public enum KDTarget: String, Equatable, Sendable {
     case auto
     /// The same per-sample choice as `auto`.
     case autoMin = "auto_min"
+    /// Per sample, the teachers' logits weighted by their confidence
+    /// `max softmax(t / tau_gate)`, normalised over the teachers.
+    case weightedConf = "weighted_conf"
 
     /// Whether the target needs IB_MBM and the synergy head.
     public var usesSynergy: Bool { self == .synergy || self == .auto || self == .autoMin }
@@ -92,6 +95,8 @@ public struct TrainingOptions: Equatable, Sendable {
     public var distillation = DistillationOptions()
     /// The ASIB A-Step and synergy B-Step settings.
     public var asib = ASIBOptions()
+    /// Batch mixing, teacher views, two-view target and gradient clipping of the student step.
+    public var studentStep = StudentStepOptions()
 
     public init() {}
 

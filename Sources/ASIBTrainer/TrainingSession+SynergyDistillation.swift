@@ -11,6 +11,14 @@ import Foundation
 ///   closed. With the gate open, `kd_target: synergy` distils from
 ///   `z = synergy_logit_scale * head(mu)` at `tau_syn`, and `auto`/`auto_min` choose per
 ///   sample whichever of z and a has the lower label CE.
+/// - Mixed batches: the student trains on the mixed batch; the teachers and the EMA student
+///   see `kd_target_view` and the synergy query sees `synergy_view` (both clean by default).
+///   While the two-view target is active it replaces the teacher side `a` as the KD target
+///   (see `TwoViewTarget`), but the `auto` choice still compares z with `a`, and rows that
+///   choose z distil from z. The original ASIB code let an `auto` target with the gate open
+///   replace the two-view target for every row, and let the two-view target replace a pure
+///   synergy target; here the synergy target always wins where it is chosen and the two-view
+///   target stands in for the teacher side only.
 /// - Selection: the sample gate keeps the least confident samples, those with a true-class
 ///   probability below `kd_sample_thr`, bounded to the `kd_sample_min_ratio` to
 ///   `kd_sample_max_ratio` fraction of the batch.
@@ -30,12 +38,23 @@ extension TrainingSession {
         var result = initial
         let logits = network.logits.data
 
-        // Teacher side: the weighted average, optionally pooled with the EMA student.
-        teachers.computeTarget(output: teacherTarget.data, input: input.data, batch: batch)
-        var target = Array(UnsafeBufferPointer(start: teacherTarget.data, count: batch * classes))
+        // Teacher side: the weighted average, optionally pooled with the EMA student, on the
+        // KD view; with the two-view target active, the KD target of the teacher-side rows.
+        let kdView = kdInput
+        teachers.computeTarget(
+            output: teacherTarget.data, input: kdView, batch: batch, weights: teacherWeights,
+            gateTemperature: options.studentStep.gateTemperature ?? 1
+        )
+        var teacherSide = Array(UnsafeBufferPointer(start: teacherTarget.data, count: batch * classes))
         if let emaTeacher {
-            let emaLogits = emaTeacher.logits(input: input.data, batch: batch)
-            target = poolWithEMA(target, ema: emaLogits, batch: batch)
+            let emaLogits = emaTeacher.logits(input: kdView, batch: batch)
+            teacherSide = poolWithEMA(teacherSide, ema: emaLogits, batch: batch)
+        }
+        var target = teacherSide
+        if options.studentStep.twoViewActive(epoch: currentEpoch) {
+            target.withUnsafeMutableBufferPointer {
+                writeTwoViewTarget(teachers: teachers, into: $0.baseAddress!, batch: batch)
+            }
         }
 
         // Synergy side, with the gate open.
@@ -44,8 +63,14 @@ extension TrainingSession {
         var synergyRows = 0
         let gateOpen = options.kdTarget.usesSynergy && synergy.gateOpen
         if gateOpen {
-            if teachers.target == .teacher { teachers.forwardAll(input: input.data, batch: batch) }
-            synergy.load(student: network, teachers: teachers.allGraphs(batch: batch), batch: batch)
+            let synergyView = synergyInput
+            if teachers.target == .teacher || synergyView != kdView {
+                teachers.forwardAll(input: synergyView, batch: batch)
+            }
+            synergy.load(
+                student: synergyQueryGraph(training: network, batch: batch),
+                teachers: teachers.allGraphs(batch: batch), batch: batch
+            )
             let raw = synergy.forward(batch: batch, training: false, random: &synergyRandom)
             let scale = Float(settings.synergyLogitScale)
             let synergyLogits = (0..<(batch * classes)).map { raw[$0] * scale }
@@ -55,7 +80,9 @@ extension TrainingSession {
                 temperature = settings.synergyTemperature ?? temperature
                 synergyRows = batch
             } else {
-                let choice = chooseSynergyRows(synergyLogits, teacherSide: target, batch: batch)
+                let choice = chooseSynergyRows(
+                    synergyLogits, teacherSide: teacherSide, batch: batch
+                )
                 for b in 0..<batch where choice[b] {
                     let row = b * classes
                     for k in 0..<classes { target[row + k] = synergyLogits[row + k] }
@@ -110,13 +137,7 @@ extension TrainingSession {
 
         // Backward: CE and the weighted KD into the student logits, then one step.
         logitGradient.zero()
-        labels.withUnsafeBufferPointer {
-            CrossEntropyLoss.backward(
-                logitGradient: logitGradient.data, probabilities: probabilities.data,
-                labels: $0.baseAddress!, smoothing: options.labelSmoothing,
-                scale: options.ceAlpha * lossFactor, batch: batch, classes: classes
-            )
-        }
+        crossEntropyBackward(scale: options.ceAlpha * lossFactor, batch: batch)
         let kdFactor = kdWeight * kdScale * lossFactor / Double(max(selectedCount, 1))
         let kdWeights = weights.combined.map { $0 * kdFactor }
         SampleLosses.distillationBackward(
@@ -125,25 +146,31 @@ extension TrainingSession {
             temperature: temperature, batch: batch, classes: classes
         )
         network.backward(logitGradient: logitGradient.data)
-        stepStudent(learningRate: learningRate)
+        let clipped = stepStudent(learningRate: learningRate)
+        if options.studentStep.gradientClipNorm > 0 {
+            result.parts["grad_clip_ratio"] = clipped ? 1 : 0
+        }
         return result
     }
 
     /// Returns per sample whether the synergy logits have a label CE no higher than the
-    /// teacher side's (the `label_ce` policy, no smoothing, temperature 1).
+    /// teacher side's (the `label_ce` policy, no smoothing, temperature 1). For a mixed batch
+    /// the CE is `lambda * CE(y_a) + (1 - lambda) * CE(y_b)`.
     private func chooseSynergyRows(
         _ synergyLogits: [Float], teacherSide: [Float], batch: Int
     ) -> [Bool] {
         let classes = student.classes
+        let lambda = batchMix.lambda
+        func labelCE(_ logits: [Float], _ b: Int) -> Double {
+            let logProbabilities = logits.withUnsafeBufferPointer {
+                Softmax.logSoftmax($0.baseAddress! + b * classes, classes)
+            }
+            let own = -logProbabilities[Int(labels[b])]
+            guard lambda < 1 else { return own }
+            return lambda * own - (1 - lambda) * logProbabilities[Int(partnerLabels[b])]
+        }
         return (0..<batch).map { b in
-            let label = Int(labels[b])
-            let synergyCE = synergyLogits.withUnsafeBufferPointer {
-                -Softmax.logSoftmax($0.baseAddress! + b * classes, classes)[label]
-            }
-            let teacherCE = teacherSide.withUnsafeBufferPointer {
-                -Softmax.logSoftmax($0.baseAddress! + b * classes, classes)[label]
-            }
-            return synergyCE <= teacherCE
+            labelCE(synergyLogits, b) <= labelCE(teacherSide, b)
         }
     }
 
@@ -167,14 +194,12 @@ extension TrainingSession {
     }
 
     /// Returns the rows kept by the sample gate (all rows without the gate) and the raw
-    /// fraction below the threshold.
+    /// fraction below the threshold. The gate reads the student's probability of the labels,
+    /// `lambda`-mixed over both labels for a mixed batch.
     private func sampleGate(batch: Int) -> ([Bool], Double) {
         let settings = options.asib
         guard settings.sampleGate else { return ([Bool](repeating: true, count: batch), 1) }
-        let classes = student.classes
-        let confidence = (0..<batch).map {
-            Double(probabilities.data[$0 * classes + Int(labels[$0])])
-        }
+        let confidence = labelProbabilities(batch: batch)
         var mask = confidence.map { $0 < settings.sampleThreshold }
         let ratio = Double(mask.filter { $0 }.count) / Double(batch)
         if ratio > settings.sampleMaxRatio {

@@ -33,6 +33,20 @@ final class TrainingSession {
     var synergyRandom: RandomGenerator
     /// The 1-based student epoch in progress.
     var currentEpoch = 0
+    /// The mixed batch `[C, B, H, W]` that the student trains on when mixing is on; `input`
+    /// keeps the clean batch for the teacher-side forwards.
+    let mixedInput: Tensor
+    /// The mixing of the current batch and the labels of each sample's partner.
+    var batchMix = BatchMix()
+    var partnerLabels: [Int32]
+    /// Coefficients, partners and CutMix boxes, reseeded from the seed and the epoch at the
+    /// start of every epoch so that a resumed run mixes as an uninterrupted one.
+    var mixRandom = RandomGenerator(seed: 0)
+    /// Averaging weights of the teachers in the current epoch, after the second teacher's
+    /// decay; nil without teachers.
+    var teacherWeights: [Float]?
+    /// Student graphs without gradients for the clean-view synergy query, by batch size.
+    var queryGraphs: [Int: ResNetGraph] = [:]
 
     init(
         options: TrainingOptions, student: ResNetModel, teachers: TeacherEnsemble?,
@@ -63,6 +77,8 @@ final class TrainingSession {
         let batch = options.batchSize
         input = Tensor(shape: [train.channels, batch, train.height, train.width])
         labels = [Int32](repeating: 0, count: batch)
+        partnerLabels = labels
+        mixedInput = Tensor(shape: options.studentStep.mixMode == .none ? [1] : input.shape)
         let logitShape = [batch, train.classes]
         probabilities = Tensor(shape: logitShape)
         teacherTarget = Tensor(shape: logitShape)
@@ -95,6 +111,12 @@ final class TrainingSession {
             options.kdWeight(epoch: epoch), kdAlpha: options.kdAlpha, epoch: epoch,
             epochs: options.epochs
         )
+        mixRandom = RandomGenerator(
+            seed: options.seed &+ 5 &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15
+        )
+        teacherWeights = teachers.map {
+            options.studentStep.averagingWeights($0.rawWeights, epoch: epoch)
+        }
         var totals = EpochTotals()
         let order = trainLoader.order(epoch: epoch, shuffle: true)
         for indices in trainLoader.batches(of: order) {
@@ -112,6 +134,11 @@ final class TrainingSession {
         var metrics = totals.means()
         metrics["tau"] = options.temperature
         metrics["kd_alpha"] = kdWeight
+        if let teacherWeights, options.studentStep.teacher2DecayStartEpoch != nil {
+            for (index, weight) in teacherWeights.enumerated() {
+                metrics["teacher_w\(index)"] = Double(weight)
+            }
+        }
         metrics["epoch_sec"] = Date().timeIntervalSince(started)
         return metrics
     }
@@ -134,13 +161,25 @@ final class TrainingSession {
         return 100 * Double(correct) / Double(max(1, testLoader.dataset.count))
     }
 
-    /// Applies one optimiser step to the student and updates its EMA copy.
-    func stepStudent(learningRate: Double) {
+    /// Clips the student gradient to `grad_clip_norm` when that is above 0, applies one
+    /// optimiser step to the student and updates its EMA copy. Returns whether it clipped.
+    @discardableResult
+    func stepStudent(learningRate: Double) -> Bool {
+        var clipped = false
+        let maxNorm = options.studentStep.gradientClipNorm
+        if maxNorm > 0 {
+            let norm = GradientClipping.clip(
+                gradients: student.parameters.gradients, count: student.parameters.count,
+                maxNorm: maxNorm
+            )
+            clipped = norm > maxNorm
+        }
         optimiser.step(
             values: student.parameters.values, gradients: student.parameters.gradients,
             count: student.parameters.count, learningRate: learningRate
         )
         emaTeacher?.update(from: student)
+        return clipped
     }
 
     private func trainStep(
@@ -155,18 +194,18 @@ final class TrainingSession {
                 training: true
             )
         }
+        mixBatch(batch: batch)
 
-        // Forward: student logits, CE and, with a KD weight, the teachers' target and KD.
+        // Forward: student logits on the (mixed) batch, CE and, with a KD weight, the
+        // teachers' target and KD.
         student.parameters.zeroGradients()
-        let logits = network.forward(input: input.data, training: true)
+        let studentInput = batchMix.isMixed ? mixedInput.data : input.data
+        let logits = network.forward(input: studentInput, training: true)
         var result = StepResult()
-        result.correct = countCorrect(logits, batch: batch)
-        result.ce = labels.withUnsafeBufferPointer {
-            CrossEntropyLoss.forward(
-                probabilities: probabilities.data, logits: logits, labels: $0.baseAddress!,
-                smoothing: options.labelSmoothing, batch: batch, classes: classes
-            )
-        }
+        result.mix = batchMix.isMixed ? batchMix.lambda : nil
+        // Training accuracy counts only unmixed batches: a mixed image has two labels.
+        if !batchMix.isMixed { result.correct = countCorrect(logits, batch: batch) }
+        result.ce = crossEntropyForward(logits: logits, batch: batch)
         var weightedFeature = 0.0
         if let synergy, let teachers {
             // The ASIB B-Step also runs at KD weight 0 (the end of the cool-down), so its
@@ -176,9 +215,14 @@ final class TrainingSession {
                 kdWeight: kdWeight, learningRate: learningRate, batch: batch
             )
         } else if let teachers, kdWeight > 0 {
-            teachers.computeTarget(output: teacherTarget.data, input: input.data, batch: batch)
+            computeKDTarget(teachers: teachers, batch: batch)
+            if options.distillation.usesTeacherFeatures && batchMix.isMixed {
+                // Feature terms compare the same images: the feature teacher runs on the
+                // student's mixed batch, whichever view the KD target used.
+                teachers.featureGraph(batch: batch).forward(input: studentInput, training: false)
+            }
             let teacherGraph = teachers.featureGraph(batch: batch)
-            let terms = labels.withUnsafeBufferPointer {
+            let terms = distillationLabels.withUnsafeBufferPointer {
                 objective.forward(
                     studentLogits: logits, teacherLogits: teacherTarget.data,
                     labels: $0.baseAddress!, student: network, teacher: teacherGraph, batch: batch
@@ -194,17 +238,11 @@ final class TrainingSession {
         // Backward: loss = ceAlpha * CE + kdWeight * (KD or DKD) + the weighted feature term,
         // then one optimiser step of the student and of the FitNet regressor.
         logitGradient.zero()
-        labels.withUnsafeBufferPointer {
-            CrossEntropyLoss.backward(
-                logitGradient: logitGradient.data, probabilities: probabilities.data,
-                labels: $0.baseAddress!, smoothing: options.labelSmoothing,
-                scale: options.ceAlpha, batch: batch, classes: classes
-            )
-        }
+        crossEntropyBackward(scale: options.ceAlpha, batch: batch)
         var featureGradients = FeatureGradients()
         let distilling = teachers != nil && kdWeight > 0
         if distilling {
-            featureGradients = labels.withUnsafeBufferPointer {
+            featureGradients = distillationLabels.withUnsafeBufferPointer {
                 objective.backward(
                     logitGradient: logitGradient.data, labels: $0.baseAddress!,
                     logitWeight: kdWeight, student: network, batch: batch
@@ -212,7 +250,10 @@ final class TrainingSession {
             }
         }
         network.backward(logitGradient: logitGradient.data, featureGradients: featureGradients)
-        stepStudent(learningRate: learningRate)
+        let clipped = stepStudent(learningRate: learningRate)
+        if options.studentStep.gradientClipNorm > 0 {
+            result.parts["grad_clip_ratio"] = clipped ? 1 : 0
+        }
         if distilling { objective.step(learningRate: learningRate) }
         return result
     }
@@ -237,7 +278,10 @@ struct StepResult {
     var kd = 0.0
     /// Named parts of the distillation terms (tckd, nckd, hint, at).
     var parts: [String: Double] = [:]
+    /// Correct predictions; counted only for unmixed batches.
     var correct = 0
+    /// The mixing coefficient lambda of a mixed batch, nil for an unmixed one.
+    var mix: Double?
 }
 
 /// Sums over an epoch's steps, weighted by batch size, for the epoch means.
@@ -250,6 +294,8 @@ struct EpochTotals {
     private var parts: [String: Double] = [:]
     private var correct = 0
     private var learningRate = 0.0
+    private var mixedSteps = 0
+    private var lambdaTotal = 0.0
 
     mutating func add(_ result: StepResult, batch: Int, learningRate rate: Double) {
         samples += batch
@@ -260,16 +306,26 @@ struct EpochTotals {
         for (name, value) in result.parts { parts[name, default: 0] += value * Double(batch) }
         correct += result.correct
         learningRate += rate
+        if let lambda = result.mix {
+            mixedSteps += 1
+            lambdaTotal += lambda
+        }
     }
 
+    /// Returns the epoch means. `train_acc` is left out when any batch was mixed, and
+    /// `mix_lambda_mean` (the mean lambda over mixed batches) is added then.
     func means() -> [String: Double] {
         let count = Double(max(samples, 1))
         var means = parts.mapValues { $0 / count }
         means.merge([
             "loss": loss / count, "ce": ce / count, "kd": kd / count,
-            "train_acc": 100 * Double(correct) / count,
             "lr": learningRate / Double(max(steps, 1)),
         ]) { _, fixed in fixed }
+        if mixedSteps == 0 {
+            means["train_acc"] = 100 * Double(correct) / count
+        } else {
+            means["mix_lambda_mean"] = lambdaTotal / Double(mixedSteps)
+        }
         return means
     }
 }

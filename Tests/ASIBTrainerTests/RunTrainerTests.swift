@@ -127,7 +127,8 @@ private func train(_ options: TrainingOptions, in folder: URL) throws -> (RunOut
         "kd_target": .string("weighted"),
     ])
     #expect(throws: TrainerError.invalidOption(
-        key: "kd_target", value: "weighted", allowed: "teacher, avg, synergy, auto, auto_min"
+        key: "kd_target", value: "weighted",
+        allowed: "teacher, avg, weighted_conf, synergy, auto, auto_min"
     )) {
         _ = try TrainingOptions(config: config)
     }

@@ -1,0 +1,16 @@
+/// Global-norm gradient clipping, as PyTorch's `clip_grad_norm_`: when the L2 norm of all
+/// gradients together exceeds `maxNorm`, every gradient is multiplied by
+/// `maxNorm / (norm + 1e-6)`.
+enum GradientClipping {
+    /// Clips `gradients[0..<count]` in place and returns the norm before clipping.
+    @discardableResult
+    static func clip(gradients: UnsafeMutablePointer<Float>, count: Int, maxNorm: Double) -> Double {
+        var squares = 0.0
+        for i in 0..<count { squares += Double(gradients[i]) * Double(gradients[i]) }
+        let norm = squares.squareRoot()
+        guard norm > maxNorm else { return norm }
+        let scale = Float(maxNorm / (norm + 1e-6))
+        for i in 0..<count { gradients[i] *= scale }
+        return norm
+    }
+}
