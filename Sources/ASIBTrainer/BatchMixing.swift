@@ -75,8 +75,8 @@ enum BatchMixing {
     /// Draws the CutMix box for a coefficient `lambda0`: sides `floor(sqrt(1 - lambda0) * W)`
     /// and `floor(sqrt(1 - lambda0) * H)`, so the box covers a `1 - lambda0` share before
     /// clipping, around a centre drawn uniformly from the pixel grid and clipped to the image.
-    /// The original ASIB code scaled the sides by `1 - lambda0` instead of its square root,
-    /// which gives far smaller boxes than the published CutMix recipe; we follow the paper.
+    /// The original ASIB code scaled the sides by `1 - lambda0` instead of its square root.
+    /// That gives far smaller boxes than the published CutMix recipe, so we follow the paper.
     static func cutMixBox(
         lambda0: Double, height: Int, width: Int, random: inout RandomGenerator
     ) -> (x0: Int, x1: Int, y0: Int, y1: Int) {

@@ -6,9 +6,11 @@ public struct EpochReport {
     public let phase: String
     /// 1-based epoch within the phase.
     public let epoch: Int
-    /// Student epochs: acc and best_acc (test accuracy, 0-100), train_acc (0-100), loss, ce,
-    /// kd (epoch means over training samples), lr (mean over the epoch's steps), tau, kd_alpha
-    /// and epoch_sec. DKD adds tckd and nckd, FitNet hint, attention transfer at (unweighted
+    /// Student epochs: acc and best_acc (test accuracy, 0-100), train_acc (0-100, only for
+    /// epochs without batch mixing), loss, ce, kd (epoch means over training samples), lr
+    /// (mean over the epoch's steps), tau, kd_alpha and epoch_sec. Mixed epochs add
+    /// mix_lambda_mean, clipping adds grad_clip_ratio (fraction of clipped steps), and the
+    /// second teacher's weight decay adds teacher_w0 and teacher_w1. DKD adds tckd and nckd, FitNet hint, attention transfer at (unweighted
     /// epoch means). The ASIB B-Step adds gate_ratio, kd_syn_ratio, kd_sample_ratio,
     /// kd_clamp_ratio, loss_clamped, kd_unc_w_mean and cw_mean (epoch means of batch values).
     ///

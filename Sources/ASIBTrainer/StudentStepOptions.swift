@@ -53,7 +53,8 @@ public struct StudentStepOptions: Equatable, Sendable {
         return mixupAlpha > 0 ? .mixup : .none
     }
 
-    /// Whether the two-view target is on in a 1-based student epoch (it also needs mixing).
+    /// Returns whether the two-view target is on in a 1-based student epoch, which also
+    /// needs batch mixing.
     public func twoViewActive(epoch: Int) -> Bool {
         twoView && mixMode != .none && twoViewStartEpoch <= epoch && epoch < twoViewStopEpoch
     }

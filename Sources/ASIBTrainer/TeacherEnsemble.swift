@@ -66,7 +66,7 @@ final class TeacherEnsemble {
         }
     }
 
-    /// The logits of the teachers that the KD target reads (the selected teacher for
+    /// Returns the logits of the teachers that the KD target reads (the selected teacher for
     /// `teacher`, every teacher otherwise), as left by `computeTarget` on the last batch.
     func targetLogits(batch: Int) -> [UnsafePointer<Float>] {
         let active = graphs(batch: batch)

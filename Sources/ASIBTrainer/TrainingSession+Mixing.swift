@@ -112,9 +112,9 @@ extension TrainingSession {
         )
     }
 
-    /// Returns the student graph whose features the synergy query reads: the training graph
-    /// when it ran on the synergy view, else a graph without gradients run on the clean
-    /// batch in eval mode (running BN statistics, as the A-Step trains IB_MBM).
+    /// Returns the student graph whose features the synergy query reads. That is the
+    /// training graph when it ran on the synergy view. Otherwise a graph without gradients
+    /// runs on the clean batch in eval mode (running BN statistics), as in the A-Step.
     func synergyQueryGraph(training network: ResNetGraph, batch: Int) -> ResNetGraph {
         guard batchMix.isMixed, options.studentStep.synergyView == .clean else { return network }
         let query = queryGraphs[batch] ?? ResNetGraph(

@@ -38,8 +38,8 @@ extension TrainingSession {
         var result = initial
         let logits = network.logits.data
 
-        // Teacher side: the weighted average, optionally pooled with the EMA student, on the
-        // KD view; with the two-view target active, the KD target of the teacher-side rows.
+        // Teacher side: the weighted average on the KD view, optionally pooled with the EMA
+        // student. While the two-view target is active, it is the target of these rows.
         let kdView = kdInput
         teachers.computeTarget(
             output: teacherTarget.data, input: kdView, batch: batch, weights: teacherWeights,

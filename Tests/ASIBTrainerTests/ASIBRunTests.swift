@@ -107,3 +107,25 @@ private let shortAStep = [
     #expect(try #require(student["loss"]) <= 0.5 + 1e-9)
     #expect(try #require(student["ce"]) > 0.5)
 }
+
+@Test func asibTwoViewTargetTrainsWithCutMix() throws {
+    // L3 mixes every batch with CutMix; starting the two-view window at epoch 1 puts the
+    // whole student epoch in it.
+    func studentMetrics(_ extra: [String]) throws -> [String: Double] {
+        let overrides = [
+            "method=asib_ablation_stage", "rung=L3", "student_epochs=1", "grad_clip_norm=0.5",
+        ]
+        let reports = try run(try composedOptions(overrides + shortAStep + extra))
+        return try #require(reports.first { $0.phase == "student" }).metrics
+    }
+    let twoView = try studentMetrics(["kd_two_view_start_epoch=1"])
+    let plain = try studentMetrics([])
+    for metrics in [twoView, plain] {
+        #expect(try #require(metrics["loss"]).isFinite)
+        #expect(metrics["train_acc"] == nil)
+        #expect(try #require(metrics["mix_lambda_mean"]) < 1)
+        #expect(metrics["grad_clip_ratio"] != nil)
+    }
+    #expect(twoView["mix_lambda_mean"] == plain["mix_lambda_mean"])
+    #expect(twoView["kd"] != plain["kd"])
+}

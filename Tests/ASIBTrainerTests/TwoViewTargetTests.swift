@@ -66,7 +66,7 @@ private struct TwoViewCase {
     let first = GradientCheck.random(20, seed: 41, scale: 2)
     let second = GradientCheck.random(20, seed: 42, scale: 2)
 
-    /// The two-view distribution q computed directly from its definition.
+    /// Returns the two-view distribution q, computed directly from its definition.
     func handTarget() -> [[Double]] {
         func combined(_ b: Int) -> [Double] {
             let row = b * classes..<(b + 1) * classes
@@ -84,7 +84,7 @@ private struct TwoViewCase {
         }
     }
 
-    /// `sum_b T^2 * sum_c q (log q - log softmax(s_b / T))` in Double.
+    /// Returns `sum_b T^2 * sum_c q (log q - log softmax(s_b / T))` in Double.
     func handLoss(_ student: UnsafePointer<Float>, _ q: [[Double]]) -> Double {
         var total = 0.0
         for b in 0..<batch {
