@@ -131,6 +131,18 @@ func distillationWithMixingLearns(_ method: DistillationMethod, _ target: KDTarg
     #expect(plainReports[0].metrics["kd"] != twoViewReports[0].metrics["kd"])
 }
 
+@Test func mixedKDViewChangesKDTerm() throws {
+    var clean = try distillationOptions(.kd, target: .avg, mode: .mixup)
+    clean.epochs = 1
+    clean.studentStep.twoView = false
+    var mixed = clean
+    mixed.studentStep.kdTargetView = .mixed
+    let (_, cleanReports) = try run(clean)
+    let (_, mixedReports) = try run(mixed)
+    #expect(cleanReports[0].metrics["mix_lambda_mean"] == mixedReports[0].metrics["mix_lambda_mean"])
+    #expect(cleanReports[0].metrics["kd"] != mixedReports[0].metrics["kd"])
+}
+
 @Test func tinyClipNormClipsEveryStep() throws {
     var options = smallOptions(epochs: 1)
     options.trainLimit = 128
@@ -145,6 +157,39 @@ func distillationWithMixingLearns(_ method: DistillationMethod, _ target: KDTarg
 }
 
 // MARK: - Config keys
+
+private let repositoryRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+@Test func shippedConfigsSetStudentStepKeys() throws {
+    let composer = ConfigComposer(configRoot: repositoryRoot.appendingPathComponent("configs"))
+    func composed(_ overrides: [String]) throws -> StudentStepOptions {
+        let teacher = ["model/teacher@teacher1=resnet8", "+teacher1_ckpt=/tmp/t.bin"]
+        let config = try composer.compose(
+            primary: "base", overrides: overrides + teacher, source: "test"
+        )
+        return try TrainingOptions(config: config.value).studentStep
+    }
+    let stage = try composed(["method=asib_stage"])
+    #expect(stage.mixMode == .cutmix)
+    #expect(stage.twoView)
+    #expect(stage.twoViewStartEpoch == 30)
+    #expect(stage.twoViewStopEpoch == 120)
+    #expect(stage.teacher2DecayStartEpoch == 120)
+    #expect(stage.teacher2DecayLength == 80)
+    let l4 = try composed(["method=asib_ablation_stage", "rung=L4"])
+    #expect(l4.mixMode == .cutmix)
+    #expect(l4.cutmixAlpha == 1)
+    #expect(l4.mixupAlpha == 0.2)
+    #expect(l4.twoViewStartEpoch == 20)
+    #expect(l4.twoViewStopEpoch == 80)
+    let baseline = try composed(["method=vanilla_kd"])
+    #expect(baseline.mixMode == .none)
+    #expect(baseline.gradientClipNorm == 0)
+    let gated = try composed(["method=vanilla_kd", "+tau_gate=1.5", "grad_clip_norm=0.5"])
+    #expect(gated.gateTemperature == 1.5)
+    #expect(gated.gradientClipNorm == 0.5)
+}
 
 private func options(_ extra: [String: ConfigValue]) throws -> TrainingOptions {
     var values: [String: ConfigValue] = [
