@@ -18,7 +18,9 @@ import Foundation
 ///   choose z distil from z. The original ASIB code let an `auto` target with the gate open
 ///   replace the two-view target for every row, and let the two-view target replace a pure
 ///   synergy target; here the synergy target always wins where it is chosen and the two-view
-///   target stands in for the teacher side only.
+///   target stands in for the teacher side only. The sample gate only weights rows, so a
+///   selected row's partner term comes from the full-batch teacher forward even when the
+///   partner itself is not selected.
 /// - Selection: the sample gate keeps the least confident samples, those with a true-class
 ///   probability below `kd_sample_thr`, bounded to the `kd_sample_min_ratio` to
 ///   `kd_sample_max_ratio` fraction of the batch.

@@ -215,3 +215,50 @@ func mixingIsDeterministicPerSeed(_ mode: MixMode) {
     #expect(abs(smallNorm - 0.5) < 1e-6)
     #expect(small == [0.3, 0.4])
 }
+
+/// A session on four random 1x8x8 images of three classes, mixing with CutMix.
+private func tinySession() throws -> TrainingSession {
+    var options = TrainingOptions()
+    options.batchSize = 4
+    options.studentStep.cutmixAlpha = 1
+    var random = RandomGenerator(seed: 5)
+    let pixels = (0..<(4 * 64)).map { _ in UInt8(random.nextInt(below: 256)) }
+    let data = ImageDataset(
+        name: "tiny", channels: 1, height: 8, width: 8, classes: 3, pixels: pixels,
+        labels: [0, 1, 2, 1], mean: [0.5], std: [0.25]
+    )
+    let student = ResNetModel(
+        architecture: try ResNetArchitecture.named("resnet8", key: "model.student.name"),
+        inputChannels: 1, classes: 3, seed: 0
+    )
+    return TrainingSession(options: options, student: student, teachers: nil, train: data, test: data)
+}
+
+@Test func sessionMixesLabelsWithPartners() throws {
+    let session = try tinySession()
+    session.labels = [0, 1, 2, 1]
+    for i in 0..<session.input.count { session.input.data[i] = Float(i % 7) }
+    session.mixRandom = RandomGenerator(seed: 12)
+    session.mixBatch(batch: 4)
+    let mix = session.batchMix
+    #expect(mix.mode == .cutmix)
+    for b in 0..<4 { #expect(session.partnerLabels[b] == session.labels[mix.partner[b]]) }
+    #expect(session.kdInput == session.input.data)
+    #expect(session.synergyInput == session.input.data)
+
+    // The sample gate's confidence: lambda * p[y] + (1 - lambda) * p[y[pi]].
+    let probabilities: [Float] = [
+        0.7, 0.2, 0.1, 0.1, 0.6, 0.3, 0.2, 0.2, 0.6, 0.3, 0.3, 0.4,
+    ]
+    session.probabilities.data.update(from: probabilities, count: 12)
+    let confidence = session.labelProbabilities(batch: 4)
+    for b in 0..<4 {
+        let own = Double(probabilities[b * 3 + Int(session.labels[b])])
+        let partner = Double(probabilities[b * 3 + Int(session.partnerLabels[b])])
+        let expected = mix.lambda * own + (1 - mix.lambda) * partner
+        #expect(abs(confidence[b] - expected) < 1e-7)
+    }
+    // DKD splits at the label with the larger mixing weight.
+    let dominant = mix.lambda >= 0.5 ? session.labels : session.partnerLabels
+    #expect(session.distillationLabels == dominant)
+}
