@@ -31,8 +31,12 @@ final class TrainingSession {
         : nil
     /// Noise of IB_MBM sampling and synergy-head dropout.
     var synergyRandom: RandomGenerator
-    /// The 1-based student epoch in progress.
+    /// The 1-based student epoch in progress, counted within its stage.
     var currentEpoch = 0
+    /// Best synergy test accuracy (percent) evaluated in the current stage's A-Step.
+    var stageBestSynergy: Double?
+    /// Student parameter ranges that train under a partial freeze; nil trains all of them.
+    var trainableRanges: [Range<Int>]?
 
     init(
         options: TrainingOptions, student: ResNetModel, teachers: TeacherEnsemble?,
@@ -57,7 +61,7 @@ final class TrainingSession {
         let stepsPerEpoch = (train.count + options.batchSize - 1) / options.batchSize
         schedule = LearningRateSchedule(
             base: options.learningRate, minimum: options.minLearningRate,
-            warmupEpochs: options.warmupEpochs, epochs: options.epochs,
+            warmupEpochs: options.warmupEpochs, epochs: options.totalStudentEpochs,
             stepsPerEpoch: stepsPerEpoch
         )
         let batch = options.batchSize
@@ -87,13 +91,18 @@ final class TrainingSession {
         return built
     }
 
-    /// Trains one epoch (1-based) and returns its mean metrics.
-    func trainEpoch(_ epoch: Int) throws -> [String: Double] {
+    /// Trains one epoch and returns its mean metrics. `epoch` (1-based) counts across stages
+    /// and picks the sample order; the KD warm-up and cool-down follow `stageEpoch` of
+    /// `stageEpochs`, the position within the stage's B-Step, as in the original.
+    func trainEpoch(
+        _ epoch: Int, stageEpoch: Int? = nil, stageEpochs: Int? = nil
+    ) throws -> [String: Double] {
         let started = Date()
-        currentEpoch = epoch
+        let local = stageEpoch ?? epoch
+        currentEpoch = local
         let kdWeight = teachers == nil ? 0 : options.asib.cooledWeight(
-            options.kdWeight(epoch: epoch), kdAlpha: options.kdAlpha, epoch: epoch,
-            epochs: options.epochs
+            options.kdWeight(epoch: local), kdAlpha: options.kdAlpha, epoch: local,
+            epochs: stageEpochs ?? options.epochs
         )
         var totals = EpochTotals()
         let order = trainLoader.order(epoch: epoch, shuffle: true)
@@ -136,10 +145,17 @@ final class TrainingSession {
 
     /// Applies one optimiser step to the student and updates its EMA copy.
     func stepStudent(learningRate: Double) {
-        optimiser.step(
-            values: student.parameters.values, gradients: student.parameters.gradients,
-            count: student.parameters.count, learningRate: learningRate
-        )
+        if let trainableRanges {
+            optimiser.step(
+                values: student.parameters.values, gradients: student.parameters.gradients,
+                ranges: trainableRanges, learningRate: learningRate
+            )
+        } else {
+            optimiser.step(
+                values: student.parameters.values, gradients: student.parameters.gradients,
+                count: student.parameters.count, learningRate: learningRate
+            )
+        }
         emaTeacher?.update(from: student)
     }
 
