@@ -178,3 +178,62 @@ private final class AdapterCase {
     }
     #expect(SynergyModule.tokenWidths(options: options, teacherWidths: [64, 256]) == [32, 32])
 }
+
+/// Options of a one-epoch ASIB run on 64 Fashion-MNIST images with untrained teachers
+/// resnet8 (pooled width 64) and resnet8x4 (pooled width 256).
+private func mixedWidthOptions() throws -> TrainingOptions {
+    let folder = FileManager.default.temporaryDirectory
+        .appendingPathComponent("asib-adapter-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    var options = TrainingOptions()
+    options.seed = 3
+    options.studentModel = "resnet8"
+    options.batchSize = 32
+    options.trainLimit = 64
+    options.testLimit = 32
+    options.kdAlpha = 0.5
+    options.ceAlpha = 0.5
+    options.kdTarget = .avg
+    for (slot, name) in [("teacher1", "resnet8"), ("teacher2", "resnet8x4")] {
+        let path = folder.appendingPathComponent("\(slot).bin")
+        try ResNetModel(
+            architecture: try ResNetArchitecture.named(name, key: "\(slot).name"),
+            inputChannels: 1, classes: 10, seed: 1
+        ).save(to: path)
+        options.teachers.append(TeacherSource(
+            model: name, checkpoint: path.path, modelKey: "\(slot).name", checkpointKey: "\(slot)_ckpt"
+        ))
+    }
+    options.asib.useIB = true
+    options.asib.teacherAdaptEpochs = 1
+    options.asib.evaluateEvery = 1
+    options.asib.embed = 8
+    options.asib.heads = 2
+    return options
+}
+
+@Test func runRejectsMixedWidthsWithoutAdapters() throws {
+    let options = try mixedWidthOptions()
+    let folder = FileManager.default.temporaryDirectory
+        .appendingPathComponent("asib-adapter-run-\(UUID().uuidString)")
+    #expect {
+        _ = try RunTrainer(options: options, runDirectory: folder).train { _ in }
+    } throws: { error in
+        "\(error)".contains("use_distillation_adapter") && "\(error)".contains("[64, 256]")
+    }
+}
+
+@Test func runTrainsMixedWidthsWithAdapters() throws {
+    var options = try mixedWidthOptions()
+    options.asib.useDistillationAdapter = true
+    options.asib.distillOutDim = 16
+    options.asib.trainDistillAdapters = true
+    let folder = FileManager.default.temporaryDirectory
+        .appendingPathComponent("asib-adapter-run-\(UUID().uuidString)")
+    var reports: [EpochReport] = []
+    _ = try RunTrainer(options: options, runDirectory: folder).train { reports.append($0) }
+    #expect(reports.map(\.phase) == ["teacher", "student"])
+    let teacher = try #require(reports.first).metrics
+    #expect(try #require(teacher["loss"]).isFinite)
+    #expect(try #require(teacher["syn_acc_raw"]) >= 0)
+}
