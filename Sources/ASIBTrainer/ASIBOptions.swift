@@ -68,6 +68,29 @@ public struct ASIBOptions: Equatable, Sendable {
     public var useLossClamp = false
     public var softLossClamp = true
     public var lossClampMax = 1000.0
+    /// Distillation adapters on every teacher and the student [use_distillation_adapter]; their
+    /// output width D and hidden width H, 0 for the defaults F / 4 and max(F / 2, D)
+    /// [distill_out_dim, distill_hidden_dim]. See `DistillationAdapter`.
+    public var useDistillationAdapter = false
+    public var distillOutDim = 0
+    public var distillHiddenDim = 0
+    /// Whether the A-Step trains the adapters [train_distill_adapter_only].
+    public var trainDistillAdapters = false
+    /// Whether the IB_MBM query is the student adapter output (`feat_kd_key: distill_feat`)
+    /// rather than the student's pooled feature (`feat_2d`).
+    public var queryFromAdapter = false
+    /// Stages, each an A-Step and a B-Step [num_stages], and the student epochs of each stage
+    /// [student_epochs_per_stage]; nil gives every stage `student_epochs`.
+    public var stages = 1
+    public var studentEpochsPerStage: [Int]?
+    /// Partial freeze of the student in the B-Step [use_partial_freeze, student_freeze_level,
+    /// student_freeze_level_schedule, student_freeze_bn]. See `PartialFreeze`.
+    public var usePartialFreeze = false
+    public var studentFreezeLevel: Int?
+    public var studentFreezeLevelSchedule: [Int]?
+    public var studentFreezeBN = false
+    /// Full teacher fine-tuning in the A-Step [use_teacher_finetuning]; rejected when true.
+    public var teacherFinetuning = false
 
     public init() {}
 
@@ -104,6 +127,7 @@ public struct ASIBOptions: Equatable, Sendable {
         learnableTemperature = try config.bool("synergy_temp_learnable", default: false)
         initialLogTemperature = try config.double("synergy_temp_init", default: 0)
         try readStudentStep(config)
+        try readStagesAndAdapters(config)
     }
 
     private mutating func readStudentStep(_ config: ConfigValue) throws {

@@ -42,20 +42,34 @@ public final class AdamW {
         count: Int,
         learningRate: Double
     ) {
+        step(values: values, gradients: gradients, ranges: [0..<count], learningRate: learningRate)
+    }
+
+    /// Updates only the entries in `ranges`; the others, and their moments, stay unchanged, as
+    /// PyTorch skips parameters without a gradient. The step count rises once per call.
+    public func step(
+        values: UnsafeMutablePointer<Float>,
+        gradients: UnsafePointer<Float>,
+        ranges: [Range<Int>],
+        learningRate: Double
+    ) {
         steps += 1
         let correction1 = 1 - Foundation.pow(beta1, Double(steps))
         let correction2 = 1 - Foundation.pow(beta2, Double(steps))
         let m = firstMoment.data
         let v = secondMoment.data
-        for i in 0..<count {
-            let g = Double(gradients[i])
-            m[i] = Float(beta1 * Double(m[i]) + (1 - beta1) * g)
-            v[i] = Float(beta2 * Double(v[i]) + (1 - beta2) * g * g)
-            var p = Double(values[i]) * (1 - learningRate * weightDecay)
-            let mHat = Double(m[i]) / correction1
-            let vHat = Double(v[i]) / correction2
-            p -= learningRate * mHat / (vHat.squareRoot() + epsilon)
-            values[i] = Float(p)
+        for range in ranges {
+            precondition(range.upperBound <= firstMoment.count, "range \(range) outside the AdamW state")
+            for i in range {
+                let g = Double(gradients[i])
+                m[i] = Float(beta1 * Double(m[i]) + (1 - beta1) * g)
+                v[i] = Float(beta2 * Double(v[i]) + (1 - beta2) * g * g)
+                var p = Double(values[i]) * (1 - learningRate * weightDecay)
+                let mHat = Double(m[i]) / correction1
+                let vHat = Double(v[i]) / correction2
+                p -= learningRate * mHat / (vHat.squareRoot() + epsilon)
+                values[i] = Float(p)
+            }
         }
     }
 }

@@ -7,7 +7,8 @@ final class EMATeacher {
     let model: ResNetModel
     let decay: Float
     let updateEvery: Int
-    private var steps = 0
+    /// Optimiser steps seen since the last reset; resume checkpoints store it.
+    var steps = 0
     private var graphs: [Int: ResNetGraph] = [:]
     private let height: Int
     private let width: Int
@@ -27,6 +28,18 @@ final class EMATeacher {
         updateEvery = options.emaUpdateEvery
         self.height = height
         self.width = width
+    }
+
+    /// Copies the student again and restarts the step count, as the original does at the
+    /// start of every B-Step.
+    func reset(from student: ResNetModel) {
+        model.parameters.values.update(
+            from: student.parameters.values, count: student.parameters.count
+        )
+        model.statistics.values.update(
+            from: student.statistics.values, count: student.statistics.count
+        )
+        steps = 0
     }
 
     func update(from student: ResNetModel) {

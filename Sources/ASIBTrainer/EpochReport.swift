@@ -2,9 +2,9 @@ import Foundation
 
 /// Metrics of one finished epoch, sent to the caller after each evaluation.
 public struct EpochReport {
-    /// "teacher" for the ASIB A-Step epochs, which come first, then "student".
+    /// "teacher" for the ASIB A-Step epochs, which come first in every stage, then "student".
     public let phase: String
-    /// 1-based epoch within the phase.
+    /// 1-based epoch within the phase, counted across stages.
     public let epoch: Int
     /// Student epochs: acc and best_acc (test accuracy, 0-100), train_acc (0-100, only for
     /// epochs without batch mixing), loss, ce, kd (epoch means over training samples), lr
@@ -18,6 +18,8 @@ public struct EpochReport {
     /// first evaluation), syn_acc_raw (the accuracy of an evaluated epoch), loss, ce, kd,
     /// cccp, ib_kld, cw_mean, train_acc (synergy head), tau, ib_beta, kd_open, synergy_only
     /// and epoch_sec.
+    ///
+    /// Both phases add stage, the 1-based stage of the epoch.
     public let metrics: [String: Double]
 }
 

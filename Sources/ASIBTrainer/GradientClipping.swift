@@ -5,12 +5,25 @@ enum GradientClipping {
     /// Clips `gradients[0..<count]` in place and returns the norm before clipping.
     @discardableResult
     static func clip(gradients: UnsafeMutablePointer<Float>, count: Int, maxNorm: Double) -> Double {
+        clip(gradients: gradients, ranges: [0..<count], maxNorm: maxNorm)
+    }
+
+    /// Clips the gradients in `ranges` together (the trainable parameters under a partial
+    /// freeze) and returns their norm before clipping.
+    @discardableResult
+    static func clip(
+        gradients: UnsafeMutablePointer<Float>, ranges: [Range<Int>], maxNorm: Double
+    ) -> Double {
         var squares = 0.0
-        for i in 0..<count { squares += Double(gradients[i]) * Double(gradients[i]) }
+        for range in ranges {
+            for i in range { squares += Double(gradients[i]) * Double(gradients[i]) }
+        }
         let norm = squares.squareRoot()
         guard norm > maxNorm else { return norm }
         let scale = Float(maxNorm / (norm + 1e-6))
-        for i in 0..<count { gradients[i] *= scale }
+        for range in ranges {
+            for i in range { gradients[i] *= scale }
+        }
         return norm
     }
 }

@@ -8,6 +8,15 @@ public protocol Optimiser: AnyObject {
         learningRate: Double
     )
 
+    /// Updates only the entries in `ranges` (partial freeze); the other values and their
+    /// optimiser state stay unchanged.
+    func step(
+        values: UnsafeMutablePointer<Float>,
+        gradients: UnsafePointer<Float>,
+        ranges: [Range<Int>],
+        learningRate: Double
+    )
+
     /// The optimiser's state as one flat array, which resume checkpoints store: SGD's
     /// momentum buffer, or AdamW's two moment buffers followed by its step count.
     var stateValues: [Float] { get set }

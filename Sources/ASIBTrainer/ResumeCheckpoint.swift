@@ -1,47 +1,74 @@
 import Foundation
 
 /// The state a run needs to continue after its last completed epoch, written to
-/// `runDirectory/resume.bin` after every epoch. All integers little-endian:
+/// `runDirectory/resume.bin` after every A-Step and student epoch. All integers
+/// little-endian:
 ///
-///     magic "ASIBRSUM" (8 bytes), version UInt32 (1),
+///     magic "ASIBRSUM" (8 bytes), version UInt32 (2),
 ///     key (UInt32 byte count + UTF-8): identifies the config, see `RunTrainer.resumeKey`,
-///     epoch UInt32 (last completed), step UInt64 (optimiser steps taken),
-///     best and final accuracy (Float64 bit patterns),
-///     augmentation generator: 4 x UInt64 state, UInt8 spare flag, Float64 spare value,
-///     SGD velocity: UInt64 count + Float32 values,
-///     model: UInt64 byte count + an ASIBCKPT checkpoint (parameters and BN statistics),
+///     A-Step epochs and student epochs completed, both UInt32 and counted across stages,
+///     step UInt64 (student optimiser steps taken),
+///     best and final student accuracy (Float64 bit patterns),
+///     generators of augmentation and of IB_MBM noise / head dropout: each 4 x UInt64
+///     state, UInt8 spare flag, Float64 spare value,
+///     synergy accuracy EMA and the current stage's best A-Step synergy accuracy: each
+///     UInt8 presence flag + Float64,
+///     student optimiser state: UInt64 count + Float32 values,
+///     student model: UInt64 byte count + an ASIBCKPT checkpoint (parameters and BN
+///     statistics),
+///     buffers: UInt32 count, then per buffer a name (UInt32 byte count + UTF-8) and
+///     UInt64 count + Float32 values (IB_MBM, synergy head, adapters, their AdamW states,
+///     EMA teacher; see `TrainingSession.resumeBuffers`),
 ///     CRC-32 (zlib) UInt32 of every byte before it.
+///
+/// Version 1 stored only the student state; a version-1 file is rejected and the run trains
+/// from the start.
 struct ResumeCheckpoint: Equatable {
     static let magic = Array("ASIBRSUM".utf8)
-    static let version: UInt32 = 1
+    static let version: UInt32 = 2
     static let fileName = "resume.bin"
 
+    /// A named Float32 buffer.
+    struct Buffer: Equatable {
+        var name: String
+        var values: [Float]
+    }
+
     var key: String
-    var epoch: Int
+    var progress: RunProgress
     var step: Int
-    var bestAccuracy: Double
-    var finalAccuracy: Double
     var generator: RandomGenerator.State
+    var synergyGenerator: RandomGenerator.State
+    var synergyAccuracyEMA: Double?
+    var stageBestSynergy: Double?
     var velocity: [Float]
     var model: Checkpoint
+    var buffers: [Buffer]
 
     func encoded() -> Data {
         var data = Data(Self.magic)
         data.appendUInt32(Self.version)
-        data.appendUInt32(UInt32(key.utf8.count))
-        data.append(contentsOf: Array(key.utf8))
-        data.appendUInt32(UInt32(epoch))
+        data.appendString(key)
+        data.appendUInt32(UInt32(progress.teacherEpochs))
+        data.appendUInt32(UInt32(progress.studentEpochs))
         data.appendUInt64(UInt64(step))
-        data.appendUInt64(bestAccuracy.bitPattern)
-        data.appendUInt64(finalAccuracy.bitPattern)
-        for word in generator.words { data.appendUInt64(word) }
-        data.append(generator.spareNormal == nil ? 0 : 1)
-        data.appendUInt64((generator.spareNormal ?? 0).bitPattern)
-        data.appendUInt64(UInt64(velocity.count))
-        for value in velocity { data.appendUInt32(value.bitPattern) }
+        data.appendUInt64(progress.best.bitPattern)
+        data.appendUInt64(progress.final.bitPattern)
+        for state in [generator, synergyGenerator] {
+            for word in state.words { data.appendUInt64(word) }
+            data.appendOptional(state.spareNormal)
+        }
+        data.appendOptional(synergyAccuracyEMA)
+        data.appendOptional(stageBestSynergy)
+        data.appendFloats(velocity)
         let model = model.encoded()
         data.appendUInt64(UInt64(model.count))
         data.append(model)
+        data.appendUInt32(UInt32(buffers.count))
+        for buffer in buffers {
+            data.appendString(buffer.name)
+            data.appendFloats(buffer.values)
+        }
         data.appendUInt32(Checkpoint.crc32(data))
         return data
     }
@@ -68,24 +95,35 @@ struct ResumeCheckpoint: Equatable {
                 path: path, problem: "resume format version '\(version)', this build reads \(Self.version)"
             )
         }
-        let key = String(decoding: try reader.bytes(Int(try reader.uint32())), as: UTF8.self)
-        let epoch = Int(try reader.uint32())
+        let key = try reader.string()
+        var progress = RunProgress()
+        progress.teacherEpochs = Int(try reader.uint32())
+        progress.studentEpochs = Int(try reader.uint32())
         let step = Int(try reader.uint64())
-        let best = Double(bitPattern: try reader.uint64())
-        let final = Double(bitPattern: try reader.uint64())
-        let words = try (0..<4).map { _ in try reader.uint64() }
-        let hasSpare = try reader.bytes(1).first == 1
-        let spare = Double(bitPattern: try reader.uint64())
-        let velocityCount = Int(try reader.uint64())
-        let velocity = try (0..<velocityCount).map { _ in Float(bitPattern: try reader.uint32()) }
+        progress.best = Double(bitPattern: try reader.uint64())
+        progress.final = Double(bitPattern: try reader.uint64())
+        var generators: [RandomGenerator.State] = []
+        for _ in 0..<2 {
+            let words = try (0..<4).map { _ in try reader.uint64() }
+            generators.append(RandomGenerator.State(words: words, spareNormal: try reader.optional()))
+        }
+        let accuracyEMA = try reader.optional()
+        let stageBest = try reader.optional()
+        let velocity = try reader.floats()
         let modelBytes = try reader.bytes(Int(try reader.uint64()))
+        let bufferCount = Int(try reader.uint32())
+        var buffers: [Buffer] = []
+        for _ in 0..<bufferCount {
+            buffers.append(Buffer(name: try reader.string(), values: try reader.floats()))
+        }
         guard reader.offset == body.count else {
             throw TrainerError.checkpointInvalid(path: path, problem: "unexpected trailing bytes")
         }
         return ResumeCheckpoint(
-            key: key, epoch: epoch, step: step, bestAccuracy: best, finalAccuracy: final,
-            generator: RandomGenerator.State(words: words, spareNormal: hasSpare ? spare : nil),
-            velocity: velocity, model: try Checkpoint.decode(modelBytes, path: path)
+            key: key, progress: progress, step: step, generator: generators[0],
+            synergyGenerator: generators[1], synergyAccuracyEMA: accuracyEMA,
+            stageBestSynergy: stageBest, velocity: velocity,
+            model: try Checkpoint.decode(modelBytes, path: path), buffers: buffers
         )
     }
 }
@@ -114,6 +152,33 @@ private struct ByteReader {
     mutating func uint64() throws -> UInt64 {
         UInt64(littleEndian: try bytes(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
     }
+
+    mutating func string() throws -> String {
+        String(decoding: try bytes(Int(try uint32())), as: UTF8.self)
+    }
+
+    /// Reads a UInt8 presence flag and a Float64.
+    mutating func optional() throws -> Double? {
+        let present = try bytes(1).first == 1
+        let value = Double(bitPattern: try uint64())
+        return present ? value : nil
+    }
+
+    mutating func floats() throws -> [Float] {
+        let stored = try uint64()
+        guard stored <= UInt64(data.count - offset) / 4 else {
+            throw TrainerError.checkpointInvalid(
+                path: path, problem: "buffer of \(stored) values at byte \(offset) exceeds the file"
+            )
+        }
+        let count = Int(stored)
+        let raw = try bytes(count * 4)
+        return raw.withUnsafeBytes { buffer in
+            (0..<count).map {
+                Float(bitPattern: UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)))
+            }
+        }
+    }
 }
 
 extension Data {
@@ -123,5 +188,21 @@ extension Data {
 
     fileprivate mutating func appendUInt64(_ value: UInt64) {
         Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
+    }
+
+    fileprivate mutating func appendString(_ text: String) {
+        appendUInt32(UInt32(text.utf8.count))
+        append(contentsOf: Array(text.utf8))
+    }
+
+    fileprivate mutating func appendOptional(_ value: Double?) {
+        append(value == nil ? 0 : 1)
+        appendUInt64((value ?? 0).bitPattern)
+    }
+
+    fileprivate mutating func appendFloats(_ values: [Float]) {
+        appendUInt64(UInt64(values.count))
+        reserveCapacity(count + 4 * values.count)
+        for value in values { appendUInt32(value.bitPattern) }
     }
 }

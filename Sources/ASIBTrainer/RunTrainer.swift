@@ -24,6 +24,7 @@ public final class RunTrainer {
             ? try options.teachers.map { try ResNetArchitecture.named($0.model, key: $0.modelKey) }
             : []
         try Self.validate(options)
+        try options.asib.validateStages(studentEpochs: options.epochs)
     }
 
     private static func validate(_ options: TrainingOptions) throws {
@@ -74,7 +75,9 @@ public final class RunTrainer {
         }
     }
 
-    /// Trains `options.epochs` epochs, calling `onEpoch` after each evaluation.
+    /// Trains every stage, an A-Step (ASIB runs) then the stage's student epochs, calling
+    /// `onEpoch` after each epoch. Teacher and student epochs are numbered across stages and
+    /// carry the 1-based stage in the metric `stage`.
     public func train(onEpoch: (EpochReport) throws -> Void) throws -> RunOutcome {
         let started = Date()
         let splits = try DatasetSource.load(options)
@@ -84,35 +87,60 @@ public final class RunTrainer {
             seed: options.seed
         )
         let teachers = try loadTeachers(for: data)
+        if options.asib.enabled, let teachers {
+            try SynergyModule.checkTokenWidths(
+                options: options.asib, teacherWidths: teachers.models.map(\.features)
+            )
+        }
         let session = TrainingSession(
             options: options, student: student, teachers: teachers, train: data, test: splits.test
         )
 
-        // ASIB: the A-Step trains IB_MBM and the synergy head before the student epochs.
-        try session.adaptTeachers(onEpoch: onEpoch)
-
-        var best = 0.0
-        var final = 0.0
-        var completed = 0
-        if let resumed = try resume(session) {
-            (completed, best, final) = (resumed.epoch, resumed.bestAccuracy, resumed.finalAccuracy)
-        }
-        for epoch in (completed + 1)..<(options.epochs + 1) {
-            var metrics = try session.trainEpoch(epoch)
-            final = session.evaluate()
-            best = max(best, final)
-            metrics["acc"] = final
-            metrics["best_acc"] = best
-            // The report goes out before the resume state is saved: a run stopped in between
-            // trains this epoch again and reports it once more under its next attempt.
-            try onEpoch(EpochReport(phase: "student", epoch: epoch, metrics: metrics))
-            try saveResume(session, epoch: epoch, best: best, final: final)
+        var progress = RunProgress()
+        if let resumed = try resume(session) { progress = resumed }
+        let teacherEpochs = session.synergy == nil ? 0 : options.asib.teacherAdaptEpochs
+        var stageStart = 0
+        for (index, epochs) in options.stageEpochs.enumerated() {
+            let stage = index + 1
+            // ASIB: the A-Step trains IB_MBM, the synergy head and the adapters first.
+            let teacherStart = (stage - 1) * teacherEpochs
+            if progress.teacherEpochs < stage * teacherEpochs {
+                try session.adaptTeachers(
+                    stage: stage, start: max(0, progress.teacherEpochs - teacherStart),
+                    onEpoch: onEpoch
+                ) {
+                    progress.teacherEpochs += 1
+                    try saveResume(session, progress: progress)
+                }
+            }
+            if progress.studentEpochs == stageStart {
+                session.beginStudentStage(stage)
+            }
+            session.applyStudentFreeze(stage: stage)
+            let first = max(stageStart, progress.studentEpochs) + 1
+            for epoch in first..<max(first, stageStart + epochs + 1) {
+                var metrics = try session.trainEpoch(
+                    epoch, stageEpoch: epoch - stageStart, stageEpochs: epochs
+                )
+                progress.final = session.evaluate()
+                progress.best = max(progress.best, progress.final)
+                metrics["acc"] = progress.final
+                metrics["best_acc"] = progress.best
+                metrics["stage"] = Double(stage)
+                // The report goes out before the resume state is saved: a run stopped in
+                // between trains this epoch again and reports it once more under its next
+                // attempt.
+                try onEpoch(EpochReport(phase: "student", epoch: epoch, metrics: metrics))
+                progress.studentEpochs = epoch
+                try saveResume(session, progress: progress)
+            }
+            stageStart += epochs
         }
 
         let checkpoint = runDirectory.appendingPathComponent("checkpoint.bin")
         try student.save(to: checkpoint)
         return RunOutcome(
-            finalAccuracy: final, bestAccuracy: best,
+            finalAccuracy: progress.final, bestAccuracy: progress.best,
             seconds: Date().timeIntervalSince(started), checkpoint: checkpoint
         )
     }

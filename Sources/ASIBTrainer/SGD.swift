@@ -34,20 +34,34 @@ public final class SGD {
         learningRate: Double
     ) {
         precondition(count == velocity.count, "SGD built for \(velocity.count) values, got \(count)")
+        step(values: values, gradients: gradients, ranges: [0..<count], learningRate: learningRate)
+    }
+
+    /// Updates only the entries in `ranges`; the others, and their momentum, stay unchanged, as
+    /// PyTorch skips parameters without a gradient.
+    public func step(
+        values: UnsafeMutablePointer<Float>,
+        gradients: UnsafePointer<Float>,
+        ranges: [Range<Int>],
+        learningRate: Double
+    ) {
         let lr = Float(learningRate)
         let (mu, wd) = (momentum, weightDecay)
         let v = velocity.data
-        if nesterov {
-            for i in 0..<count {
-                let g = gradients[i] + wd * values[i]
-                v[i] = mu * v[i] + g
-                values[i] -= lr * (g + mu * v[i])
-            }
-        } else {
-            for i in 0..<count {
-                let g = gradients[i] + wd * values[i]
-                v[i] = mu * v[i] + g
-                values[i] -= lr * v[i]
+        for range in ranges {
+            precondition(range.upperBound <= velocity.count, "range \(range) outside the SGD state")
+            if nesterov {
+                for i in range {
+                    let g = gradients[i] + wd * values[i]
+                    v[i] = mu * v[i] + g
+                    values[i] -= lr * (g + mu * v[i])
+                }
+            } else {
+                for i in range {
+                    let g = gradients[i] + wd * values[i]
+                    v[i] = mu * v[i] + g
+                    values[i] -= lr * v[i]
+                }
             }
         }
     }

@@ -3,27 +3,72 @@ import Foundation
 // Shapes: student query rows [B, Cs] (the pooled student feature, transposed); teacher
 // tokens [B * T, Dkv], one row per sample and teacher; synergy logits [B, K].
 
-/// IB_MBM and the synergy head of an ASIB run, their A-Step optimisers, and the synergy
-/// accuracy that gates distillation.
+/// IB_MBM, the synergy head and the distillation adapters of an ASIB run, their A-Step
+/// optimisers, and the synergy accuracy that gates distillation.
 ///
-/// The query is the student's pooled feature and the key/value tokens are the teachers'
-/// pooled features. NOTE: the networks here have no distillation adapters, so teachers of
-/// different widths are zero-padded to the widest. The original trains adapters to a common
-/// width in the A-Step.
+/// The key/value tokens are the teachers' pooled features or, with
+/// `use_distillation_adapter`, the teachers' adapter outputs, which share one width. The
+/// query is the student's pooled feature (`feat_kd_key: feat_2d`) or the student adapter
+/// output (`distill_feat`). With `train_distill_adapter_only` the A-Step trains the teacher
+/// adapters through IB_MBM's key/value path and, for a `distill_feat` query, the student
+/// adapter through the query path. The original ASIB code trains the student adapter only
+/// through the B-Step feature-KD term, so with `feat_kd_alpha: 0` its query stays a random
+/// projection; training it in the A-Step lets the query learn. The B-Step here trains
+/// no adapter.
 final class SynergyModule {
     let options: ASIBOptions
     let block: IBMBM
     let head: SynergyHead
+    /// One adapter per teacher, empty without `use_distillation_adapter`.
+    let teacherAdapters: [DistillationAdapter]
+    /// The student adapter, present only for a `distill_feat` query.
+    let studentAdapter: DistillationAdapter?
     private let blockOptimiser: AdamW
     private let headOptimiser: AdamW
+    /// AdamW of each trained adapter (teachers, then the student), empty when none trains.
+    private let adapterOptimisers: [AdamW]
     let studentWidth: Int
+    let queryWidth: Int
     let tokenWidth: Int
     let teacherCount: Int
     /// Query rows and teacher tokens of the last `load`.
     let query: Tensor
     let tokens: Tensor
+    private let queryGradient: Tensor
+    private let tokensGradient: Tensor
+    private let adapterOutputGradient: Tensor
     /// EMA of the evaluated synergy accuracy (fraction); nil before the first evaluation.
-    private(set) var accuracyEMA: Double?
+    var accuracyEMA: Double?
+
+    /// Returns the token width of each teacher: its adapter output width with adapters, else
+    /// its pooled-feature width.
+    static func tokenWidths(options: ASIBOptions, teacherWidths: [Int]) -> [Int] {
+        guard options.useDistillationAdapter else { return teacherWidths }
+        return teacherWidths.map {
+            DistillationAdapter.widths(
+                features: $0, outDim: options.distillOutDim, hiddenDim: options.distillHiddenDim
+            ).out
+        }
+    }
+
+    /// Checks that the teacher tokens share one width, which IB_MBM's key/value projection
+    /// needs.
+    static func checkTokenWidths(options: ASIBOptions, teacherWidths: [Int]) throws {
+        let widths = tokenWidths(options: options, teacherWidths: teacherWidths)
+        guard Set(widths).count > 1 else { return }
+        if options.useDistillationAdapter {
+            throw TrainerError.invalidOption(
+                key: "distill_out_dim", value: "\(options.distillOutDim)",
+                allowed: "a positive width shared by every teacher adapter; the default F / 4 "
+                    + "gives the teacher widths \(teacherWidths) adapter widths \(widths)"
+            )
+        }
+        throw TrainerError.invalidOption(
+            key: "use_distillation_adapter", value: "false",
+            allowed: "true: the teachers' pooled features have different widths "
+                + "\(teacherWidths), and adapters map them to one token width for IB_MBM"
+        )
+    }
 
     init(
         options: ASIBOptions, studentWidth: Int, teacherWidths: [Int], classes: Int, batch: Int,
@@ -31,10 +76,37 @@ final class SynergyModule {
     ) {
         self.options = options
         self.studentWidth = studentWidth
-        tokenWidth = teacherWidths.max() ?? 0
+        let widths = Self.tokenWidths(options: options, teacherWidths: teacherWidths)
+        precondition(Set(widths).count <= 1, "teacher token widths differ: \(widths)")
+        tokenWidth = widths.first ?? 0
         teacherCount = teacherWidths.count
+        let adapterWidths = { (features: Int) in
+            DistillationAdapter.widths(
+                features: features, outDim: options.distillOutDim,
+                hiddenDim: options.distillHiddenDim
+            )
+        }
+        teacherAdapters = options.useDistillationAdapter
+            ? teacherWidths.enumerated().map { index, features in
+                let (hidden, out) = adapterWidths(features)
+                return DistillationAdapter(
+                    inFeatures: features, hidden: hidden, outFeatures: out, batch: batch,
+                    seed: seed &+ 10 &+ UInt64(index)
+                )
+            }
+            : []
+        if options.useDistillationAdapter && options.queryFromAdapter {
+            let (hidden, out) = adapterWidths(studentWidth)
+            studentAdapter = DistillationAdapter(
+                inFeatures: studentWidth, hidden: hidden, outFeatures: out, batch: batch,
+                seed: seed &+ 9
+            )
+        } else {
+            studentAdapter = nil
+        }
+        queryWidth = studentAdapter?.outFeatures ?? studentWidth
         let shape = IBMBMShape(
-            queryDim: studentWidth, keyValueDim: tokenWidth, tokens: teacherCount,
+            queryDim: queryWidth, keyValueDim: tokenWidth, tokens: teacherCount,
             embed: options.embed, heads: options.heads, logvarClip: options.logvarClip,
             minStd: options.minStd
         )
@@ -50,23 +122,61 @@ final class SynergyModule {
         headOptimiser = AdamW(
             parameterCount: head.parameters.count, weightDecay: options.weightDecay
         )
-        query = Tensor(shape: [batch, studentWidth])
+        let trained = options.trainDistillAdapters
+            ? teacherAdapters + (studentAdapter.map { [$0] } ?? []) : []
+        adapterOptimisers = trained.map {
+            AdamW(parameterCount: $0.parameters.count, weightDecay: options.weightDecay)
+        }
+        query = Tensor(shape: [batch, queryWidth])
         tokens = Tensor(shape: [batch * teacherCount, tokenWidth])
+        queryGradient = Tensor(shape: [batch, queryWidth])
+        tokensGradient = Tensor(shape: [batch * teacherCount, tokenWidth])
+        adapterOutputGradient = Tensor(shape: [batch, tokenWidth])
     }
 
-    /// Copies the pooled features of the last forwards into the query rows and the tokens.
+    /// The adapters that the A-Step trains, in the order of their optimisers.
+    var trainedAdapters: [DistillationAdapter] {
+        options.trainDistillAdapters ? teacherAdapters + (studentAdapter.map { [$0] } ?? []) : []
+    }
+
+    /// Copies the pooled features of the last forwards into the query rows and the tokens,
+    /// through the adapters where there are any.
     func load(student: ResNetGraph, teachers: [ResNetGraph], batch: Int) {
-        let pooled = student.pooledFeature.data
-        for b in 0..<batch {
-            for c in 0..<studentWidth { query.data[b * studentWidth + c] = pooled[c * batch + b] }
-        }
-        tokens.zero()
-        for (t, teacher) in teachers.prefix(teacherCount).enumerated() {
-            let width = teacher.pooledFeature.shape[0]
-            let feature = teacher.pooledFeature.data
+        load(
+            studentPooled: student.pooledFeature.data,
+            teacherPooled: teachers.prefix(teacherCount).map { UnsafePointer($0.pooledFeature.data) },
+            batch: batch
+        )
+    }
+
+    /// Fills the query rows and tokens from feature-major pooled features `[F, B]`.
+    func load(
+        studentPooled: UnsafePointer<Float>, teacherPooled: [UnsafePointer<Float>], batch: Int
+    ) {
+        if let studentAdapter {
+            studentAdapter.forward(pooled: studentPooled, batch: batch)
+            query.data.update(from: studentAdapter.output.data, count: batch * queryWidth)
+        } else {
             for b in 0..<batch {
-                let row = tokens.data + (b * teacherCount + t) * tokenWidth
-                for c in 0..<width { row[c] = feature[c * batch + b] }
+                for c in 0..<studentWidth {
+                    query.data[b * studentWidth + c] = studentPooled[c * batch + b]
+                }
+            }
+        }
+        for (t, feature) in teacherPooled.enumerated() {
+            if teacherAdapters.isEmpty {
+                for b in 0..<batch {
+                    let row = tokens.data + (b * teacherCount + t) * tokenWidth
+                    for c in 0..<tokenWidth { row[c] = feature[c * batch + b] }
+                }
+                continue
+            }
+            let adapter = teacherAdapters[t]
+            adapter.forward(pooled: feature, batch: batch)
+            for b in 0..<batch {
+                (tokens.data + (b * teacherCount + t) * tokenWidth).update(
+                    from: adapter.output.data + b * tokenWidth, count: tokenWidth
+                )
             }
         }
     }
@@ -90,25 +200,91 @@ final class SynergyModule {
     }
 
     /// Back-propagates `logitGradient` through the head and, with the KL gradients already
-    /// in the block's output gradients, through IB_MBM, then steps both optimisers.
+    /// in the block's output gradients, through IB_MBM and the trained adapters, then steps
+    /// the optimisers.
     func backwardAndStep(logitGradient: UnsafePointer<Float>, batch: Int) {
+        backward(logitGradient: logitGradient, batch: batch)
+        step()
+    }
+
+    /// Zeroes every parameter gradient of the block, the head and the adapters.
+    func zeroGradients() {
+        block.parameters.zeroGradients()
+        head.parameters.zeroGradients()
+        for adapter in teacherAdapters { adapter.parameters.zeroGradients() }
+        studentAdapter?.parameters.zeroGradients()
+    }
+
+    /// Adds the gradients of `logitGradient` (and of the output gradients already in the
+    /// block) to the head, IB_MBM and, when they train, the adapters.
+    func backward(logitGradient: UnsafePointer<Float>, batch: Int) {
         head.backward(
             zGradient: block.zGradient.data, logitGradient: logitGradient, z: block.z.data,
             batch: batch
         )
+        let trainTeacherAdapters = options.trainDistillAdapters && !teacherAdapters.isEmpty
+        let trainStudentAdapter = options.trainDistillAdapters && studentAdapter != nil
+        if trainTeacherAdapters { tokensGradient.zero() }
+        if trainStudentAdapter { queryGradient.zero() }
         block.backward(
-            queryFeatureGradient: nil, teacherTokensGradient: nil, queryFeature: query.data,
-            teacherTokens: tokens.data, batch: batch
+            queryFeatureGradient: trainStudentAdapter ? queryGradient.data : nil,
+            teacherTokensGradient: trainTeacherAdapters ? tokensGradient.data : nil,
+            queryFeature: query.data, teacherTokens: tokens.data, batch: batch
         )
+        if trainTeacherAdapters {
+            for (t, adapter) in teacherAdapters.enumerated() {
+                for b in 0..<batch {
+                    (adapterOutputGradient.data + b * tokenWidth).update(
+                        from: tokensGradient.data + (b * teacherCount + t) * tokenWidth,
+                        count: tokenWidth
+                    )
+                }
+                adapter.backward(
+                    outputGradient: adapterOutputGradient.data, inputGradient: nil, batch: batch
+                )
+            }
+        }
+        if trainStudentAdapter, let studentAdapter {
+            studentAdapter.backward(
+                outputGradient: queryGradient.data, inputGradient: nil, batch: batch
+            )
+        }
+    }
+
+    /// Steps the three AdamW groups: adapters and head at the A-Step learning rate, IB_MBM at
+    /// `learning rate * ib_mbm_lr_factor`.
+    func step() {
+        let rate = options.learningRate
         blockOptimiser.step(
             values: block.parameters.values, gradients: block.parameters.gradients,
-            count: block.parameters.count,
-            learningRate: options.learningRate * options.ibLearningRateFactor
+            count: block.parameters.count, learningRate: rate * options.ibLearningRateFactor
         )
         headOptimiser.step(
             values: head.parameters.values, gradients: head.parameters.gradients,
-            count: head.parameters.count, learningRate: options.learningRate
+            count: head.parameters.count, learningRate: rate
         )
+        for (adapter, optimiser) in zip(trainedAdapters, adapterOptimisers) {
+            optimiser.step(
+                values: adapter.parameters.values, gradients: adapter.parameters.gradients,
+                count: adapter.parameters.count, learningRate: rate
+            )
+        }
+    }
+
+    /// Named parameter and optimiser buffers, which resume checkpoints store.
+    var stateBuffers: [(name: String, store: ParameterStore?, optimiser: AdamW?)] {
+        var buffers: [(name: String, store: ParameterStore?, optimiser: AdamW?)] = [
+            ("ib_mbm", block.parameters, nil), ("ib_mbm.adamw", nil, blockOptimiser),
+            ("synergy_head", head.parameters, nil), ("synergy_head.adamw", nil, headOptimiser),
+        ]
+        for (index, adapter) in teacherAdapters.enumerated() {
+            buffers.append(("adapter.teacher\(index + 1)", adapter.parameters, nil))
+        }
+        if let studentAdapter { buffers.append(("adapter.student", studentAdapter.parameters, nil)) }
+        for (index, optimiser) in adapterOptimisers.enumerated() {
+            buffers.append(("adapter.adamw\(index)", nil, optimiser))
+        }
+        return buffers
     }
 
     /// Per-sample certainty `mean_e exp(-logvar)` of the last forward.

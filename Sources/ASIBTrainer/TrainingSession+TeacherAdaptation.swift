@@ -4,7 +4,9 @@ import Foundation
 // per-sample losses and weights [B].
 
 /// The ASIB A-Step: IB_MBM and the synergy head learn to classify from the student query and
-/// the teacher tokens while the student and the teachers stay frozen.
+/// the teacher tokens while the student and the teacher backbones stay frozen. With
+/// `train_distill_adapter_only` the distillation adapters train as well (see
+/// `SynergyModule`).
 ///
 /// Per batch, with `p = synergy head(z)`, `cw_b = clamp(mean_e exp(-logvar_b), min_cw, 1)`:
 /// `L = w_syn * mean(cw * CE_eps(p, y)) + kd_alpha * mean(cw * tau^2 KL(s || p))
@@ -26,37 +28,63 @@ extension TrainingSession {
         )
     }
 
-    /// Runs the A-Step epochs and reports each as phase "teacher".
-    func adaptTeachers(onEpoch: (EpochReport) throws -> Void) throws {
+    /// Runs the A-Step epochs of a 1-based stage from the 0-based epoch `start` on (later
+    /// than 0 after a resume) and reports each as phase "teacher", numbered across stages.
+    /// `completed` runs after each report (the resume save).
+    func adaptTeachers(
+        stage: Int, start: Int, onEpoch: (EpochReport) throws -> Void,
+        completed: () throws -> Void
+    ) throws {
         guard let synergy, let teachers else { return }
         let epochs = options.asib.teacherAdaptEpochs
-        for epoch in 0..<epochs {
-            var metrics = try adaptationEpoch(epoch, synergy: synergy, teachers: teachers)
+        if start == 0 { stageBestSynergy = nil }
+        for epoch in start..<max(start, epochs) {
+            let globalEpoch = (stage - 1) * epochs + epoch
+            var metrics = try adaptationEpoch(
+                epoch, globalEpoch: globalEpoch, synergy: synergy, teachers: teachers
+            )
             if (epoch + 1) % max(1, options.asib.evaluateEvery) == 0 {
                 let accuracy = evaluateSynergy(synergy: synergy, teachers: teachers)
                 synergy.recordAccuracy(accuracy)
+                stageBestSynergy = max(stageBestSynergy ?? accuracy, accuracy)
                 metrics["syn_acc_raw"] = accuracy
             }
             metrics["syn_acc"] = synergy.accuracyEMA.map { 100 * $0 } ?? -1
-            try onEpoch(EpochReport(phase: "teacher", epoch: epoch + 1, metrics: metrics))
+            metrics["stage"] = Double(stage)
+            try onEpoch(EpochReport(phase: "teacher", epoch: globalEpoch + 1, metrics: metrics))
+            try completed()
         }
     }
 
+    /// Sets the synergy gate for the B-Step of a stage. As in the original, after an A-Step
+    /// the gate reads that A-Step's best evaluated synergy accuracy rather than the EMA; when
+    /// no accuracy was ever measured, the synergy head is evaluated once.
+    func prepareSynergyGate() {
+        guard let synergy, let teachers else { return }
+        if let best = stageBestSynergy {
+            synergy.accuracyEMA = best / 100
+        } else if synergy.accuracyEMA == nil {
+            synergy.recordAccuracy(evaluateSynergy(synergy: synergy, teachers: teachers))
+        }
+    }
+
+    /// Trains one A-Step epoch: `epoch` counts within the stage (synergy-only window, CCCP
+    /// ramp) and `globalEpoch` across stages (IB beta warm-up, sample order).
     private func adaptationEpoch(
-        _ epoch: Int, synergy: SynergyModule, teachers: TeacherEnsemble
+        _ epoch: Int, globalEpoch: Int, synergy: SynergyModule, teachers: TeacherEnsemble
     ) throws -> [String: Double] {
         let settings = options.asib
         let started = Date()
         let synergyOnly = epoch < min(settings.synergyOnlyEpochs, settings.teacherAdaptEpochs)
         let beta = InformationBottleneckLoss.beta(
-            settings.ibBeta, epoch: epoch, warmupEpochs: settings.ibBetaWarmupEpochs
+            settings.ibBeta, epoch: globalEpoch, warmupEpochs: settings.ibBetaWarmupEpochs
         )
         let kdOpen = !synergyOnly && options.kdAlpha > 0 && synergy.gateOpen
         var sums = ["loss": 0.0, "ce": 0.0, "kd": 0.0, "ib_kld": 0.0, "cw_mean": 0.0, "cccp": 0.0]
         var samples = 0
         var correct = 0
         // Orders from 1_000_000 on, apart from the student epochs' orders 1, 2, ...
-        let order = trainLoader.order(epoch: 1_000_000 + epoch, shuffle: true)
+        let order = trainLoader.order(epoch: 1_000_000 + globalEpoch, shuffle: true)
         for indices in trainLoader.batches(of: order) {
             let batch = indices.count
             let step = try adaptationStep(
@@ -155,9 +183,8 @@ extension TrainingSession {
         step.correct = countCorrect(logits, batch: batch)
         guard step.loss.isFinite else { return step }
 
-        // Backward into the head and IB_MBM only.
-        synergy.block.parameters.zeroGradients()
-        synergy.head.parameters.zeroGradients()
+        // Backward into the head, IB_MBM and the trained adapters.
+        synergy.zeroGradients()
         synergy.block.zeroOutputGradients()
         logitGradient.zero()
         let ceWeights = certainty.map { synergyWeight * $0 / n }

@@ -31,7 +31,7 @@ final class TrainingSession {
         : nil
     /// Noise of IB_MBM sampling and synergy-head dropout.
     var synergyRandom: RandomGenerator
-    /// The 1-based student epoch in progress.
+    /// The 1-based student epoch in progress, counted within its stage.
     var currentEpoch = 0
     /// The mixed batch `[C, B, H, W]` that the student trains on when mixing is on; `input`
     /// keeps the clean batch for the teacher-side forwards.
@@ -47,6 +47,10 @@ final class TrainingSession {
     var teacherWeights: [Float]?
     /// Student graphs without gradients for the clean-view synergy query, by batch size.
     var queryGraphs: [Int: ResNetGraph] = [:]
+    /// Best synergy test accuracy (percent) evaluated in the current stage's A-Step.
+    var stageBestSynergy: Double?
+    /// Student parameter ranges that train under a partial freeze; nil trains all of them.
+    var trainableRanges: [Range<Int>]?
 
     init(
         options: TrainingOptions, student: ResNetModel, teachers: TeacherEnsemble?,
@@ -71,7 +75,7 @@ final class TrainingSession {
         let stepsPerEpoch = (train.count + options.batchSize - 1) / options.batchSize
         schedule = LearningRateSchedule(
             base: options.learningRate, minimum: options.minLearningRate,
-            warmupEpochs: options.warmupEpochs, epochs: options.epochs,
+            warmupEpochs: options.warmupEpochs, epochs: options.totalStudentEpochs,
             stepsPerEpoch: stepsPerEpoch
         )
         let batch = options.batchSize
@@ -103,19 +107,24 @@ final class TrainingSession {
         return built
     }
 
-    /// Trains one epoch (1-based) and returns its mean metrics.
-    func trainEpoch(_ epoch: Int) throws -> [String: Double] {
+    /// Trains one epoch and returns its mean metrics. `epoch` (1-based) counts across stages
+    /// and picks the sample order; the KD warm-up and cool-down follow `stageEpoch` of
+    /// `stageEpochs`, the position within the stage's B-Step, as in the original.
+    func trainEpoch(
+        _ epoch: Int, stageEpoch: Int? = nil, stageEpochs: Int? = nil
+    ) throws -> [String: Double] {
         let started = Date()
-        currentEpoch = epoch
+        let local = stageEpoch ?? epoch
+        currentEpoch = local
         let kdWeight = teachers == nil ? 0 : options.asib.cooledWeight(
-            options.kdWeight(epoch: epoch), kdAlpha: options.kdAlpha, epoch: epoch,
-            epochs: options.epochs
+            options.kdWeight(epoch: local), kdAlpha: options.kdAlpha, epoch: local,
+            epochs: stageEpochs ?? options.epochs
         )
         mixRandom = RandomGenerator(
             seed: options.seed &+ 5 &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15
         )
         teacherWeights = teachers.map {
-            options.studentStep.averagingWeights($0.rawWeights, epoch: epoch)
+            options.studentStep.averagingWeights($0.rawWeights, epoch: local)
         }
         var totals = EpochTotals()
         let order = trainLoader.order(epoch: epoch, shuffle: true)
@@ -161,23 +170,32 @@ final class TrainingSession {
         return 100 * Double(correct) / Double(max(1, testLoader.dataset.count))
     }
 
-    /// Clips the student gradient to `grad_clip_norm` when that is above 0, applies one
-    /// optimiser step to the student and updates its EMA copy. Returns whether it clipped.
+    /// Clips the trainable student gradient to `grad_clip_norm` when that is above 0,
+    /// applies one optimiser step to the trainable student parameters and updates the EMA
+    /// copy. Returns whether it clipped.
     @discardableResult
     func stepStudent(learningRate: Double) -> Bool {
+        let parameters = student.parameters
+        let ranges = trainableRanges ?? [0..<parameters.count]
         var clipped = false
         let maxNorm = options.studentStep.gradientClipNorm
         if maxNorm > 0 {
             let norm = GradientClipping.clip(
-                gradients: student.parameters.gradients, count: student.parameters.count,
-                maxNorm: maxNorm
+                gradients: parameters.gradients, ranges: ranges, maxNorm: maxNorm
             )
             clipped = norm > maxNorm
         }
-        optimiser.step(
-            values: student.parameters.values, gradients: student.parameters.gradients,
-            count: student.parameters.count, learningRate: learningRate
-        )
+        if trainableRanges != nil {
+            optimiser.step(
+                values: parameters.values, gradients: parameters.gradients, ranges: ranges,
+                learningRate: learningRate
+            )
+        } else {
+            optimiser.step(
+                values: parameters.values, gradients: parameters.gradients,
+                count: parameters.count, learningRate: learningRate
+            )
+        }
         emaTeacher?.update(from: student)
         return clipped
     }
