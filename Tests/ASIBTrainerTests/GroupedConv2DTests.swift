@@ -1,0 +1,126 @@
+import Testing
+@testable import ASIBTrainer
+
+// Shapes: input [Cin, B, H, W]; weight [Cout, Cin / g, k, k]; output [Cout, B, Ho, Wo].
+
+private func groupedShape(
+    cin: Int, cout: Int, groups: Int, k: Int = 3, stride: Int, padding: Int, size: Int = 5
+) -> Conv2DShape {
+    Conv2DShape(
+        inChannels: cin, outChannels: cout, kernel: k, stride: stride, padding: padding,
+        batch: 2, height: size, width: size, groups: groups
+    )
+}
+
+/// A direct six-fold loop over the definition of a grouped cross-correlation, independent of
+/// im2col and of `DepthwiseConv2D`.
+private func referenceConvolution(
+    _ input: [Float], _ weight: [Float], _ shape: Conv2DShape
+) -> [Float] {
+    let (h, w, oh, ow) = (shape.height, shape.width, shape.outHeight, shape.outWidth)
+    let (k, b) = (shape.kernel, shape.batch)
+    let inPerGroup = shape.inChannels / shape.groups
+    let outPerGroup = shape.outChannels / shape.groups
+    var output = [Float](repeating: 0, count: shape.outputCount)
+    for o in 0..<shape.outChannels {
+        let group = o / outPerGroup
+        for image in 0..<b {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    var total = 0.0
+                    for j in 0..<inPerGroup {
+                        let c = group * inPerGroup + j
+                        for ky in 0..<k {
+                            for kx in 0..<k {
+                                let iy = oy * shape.stride - shape.padding + ky
+                                let ix = ox * shape.stride - shape.padding + kx
+                                guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                                let x = input[((c * b + image) * h + iy) * w + ix]
+                                let weightIndex = ((o * inPerGroup + j) * k + ky) * k + kx
+                                total += Double(x) * Double(weight[weightIndex])
+                            }
+                        }
+                    }
+                    output[((o * b + image) * oh + oy) * ow + ox] = Float(total)
+                }
+            }
+        }
+    }
+    return output
+}
+
+private let groupedShapes = [
+    groupedShape(cin: 3, cout: 3, groups: 3, stride: 1, padding: 1),
+    groupedShape(cin: 3, cout: 3, groups: 3, stride: 2, padding: 1),
+    groupedShape(cin: 2, cout: 2, groups: 2, stride: 2, padding: 0, size: 6),
+    groupedShape(cin: 4, cout: 6, groups: 2, stride: 1, padding: 1),
+    groupedShape(cin: 4, cout: 6, groups: 2, stride: 2, padding: 1),
+    groupedShape(cin: 4, cout: 2, groups: 2, k: 1, stride: 1, padding: 0),
+    // Depthwise with a channel multiplier of 2 runs through the per-group GEMM path.
+    groupedShape(cin: 2, cout: 4, groups: 2, stride: 2, padding: 1),
+]
+
+@Test(arguments: groupedShapes)
+func groupedConvMatchesDirectLoop(_ shape: Conv2DShape) {
+    let input = GradientCheck.random(shape.inputCount, seed: 31)
+    let weight = GradientCheck.random(shape.weightCount, seed: 32)
+    let expected = referenceConvolution(input, weight, shape)
+    let output = Tensor(shape: [shape.outputCount])
+    let inputTensor = Tensor(shape: [shape.inputCount], values: input)
+    let weightTensor = Tensor(shape: [shape.weightCount], values: weight)
+    let scratch = Tensor(shape: [max(1, Conv2D.scratchCount(shape))])
+    Conv2D.forward(
+        output: output.data, input: inputTensor.data, weight: weightTensor.data, shape: shape,
+        scratch: scratch.data
+    )
+    // Float32 sums of at most 18 products of unit normals: 1e-5 absolute is ample.
+    let maxDifference = zip(output.values, expected).map { abs($0 - $1) }.max() ?? 0
+    #expect(maxDifference < 1e-5)
+}
+
+@Test(arguments: groupedShapes)
+func groupedConvGradientsMatchFiniteDifferences(_ shape: Conv2DShape) {
+    let (inputError, weightError) = checkConvGradients(shape, seed: 41)
+    #expect(inputError < GradientCheck.tolerance)
+    #expect(weightError < GradientCheck.tolerance)
+}
+
+@Test func groupedConvWeightHasPyTorchLayout() {
+    let shape = groupedShape(cin: 4, cout: 6, groups: 2, stride: 1, padding: 1)
+    #expect(shape.patchSize == 2 * 9)
+    #expect(shape.weightCount == 6 * 2 * 9)
+    #expect(shape.isDepthwise == false)
+    let depthwise = groupedShape(cin: 8, cout: 8, groups: 8, stride: 2, padding: 1)
+    #expect(depthwise.weightCount == 8 * 9)
+    #expect(depthwise.isDepthwise)
+    #expect(Conv2D.scratchCount(depthwise) == 0)
+    // Two input pixels per output pixel of the 5x5 map: 2 * (Cin / g) * 9 per output.
+    #expect(shape.flopsPerImage == 2 * 6 * 18 * 25)
+}
+
+@Test func depthwiseBackwardAccumulatesIntoGradients() {
+    // Two 4x4 channels with values 1...16, all-ones 3x3 kernels and output gradient, padding 1.
+    let depthwise = Conv2DShape(
+        inChannels: 2, outChannels: 2, kernel: 3, stride: 1, padding: 1, batch: 1,
+        height: 4, width: 4, groups: 2
+    )
+    let ramp: [Float] = (1...16).map(Float.init)
+    let input = Tensor(shape: [32], values: ramp + ramp)
+    let weight = Tensor(shape: [18], values: [Float](repeating: 1, count: 18))
+    let outputGradient = Tensor(shape: [32], values: [Float](repeating: 1, count: 32))
+    let inputGradient = Tensor(shape: [32], values: [Float](repeating: 5, count: 32))
+    let weightGradient = Tensor(shape: [18], values: [Float](repeating: 5, count: 18))
+    Conv2D.backward(
+        inputGradient: inputGradient.data, weightGradient: weightGradient.data,
+        outputGradient: outputGradient.data, input: input.data, weight: weight.data,
+        shape: depthwise, scratch: nil
+    )
+    // A corner pixel feeds 4 outputs, the centre weight sees every pixel (sum 136), in both
+    // channels.
+    #expect(inputGradient.values[0] == 5 + 4)
+    #expect(inputGradient.values[16] == 5 + 4)
+    #expect(weightGradient.values[4] == 5 + 136)
+    #expect(weightGradient.values[13] == 5 + 136)
+    // The top-left weight sees the pixels of rows and columns 0...2: 1+2+3+5+6+7+9+10+11.
+    #expect(weightGradient.values[0] == 5 + 54)
+}
