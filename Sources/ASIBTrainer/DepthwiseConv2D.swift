@@ -30,9 +30,10 @@ enum DepthwiseConv2D {
                         for oy in 0..<oh {
                             let iy = oy * s - p + ky
                             guard iy >= 0 && iy < h else { continue }
-                            let source = plane + iy * w - p + kx
-                            let row = out + oy * ow
-                            for ox in first..<last { row[ox] += tap * source[ox * s] }
+                            addScaled(
+                                out + oy * ow + first, plane + iy * w - p + kx + first * s,
+                                count: last - first, scale: tap, stride: s
+                            )
                         }
                     }
                 }
@@ -50,6 +51,8 @@ enum DepthwiseConv2D {
         let (h, w, oh, ow) = (shape.height, shape.width, shape.outHeight, shape.outWidth)
         let (k, s, p) = (shape.kernel, shape.stride, shape.padding)
         Parallel.forEach(shape.inChannels) { channel in
+            let partial = UnsafeMutablePointer<Float>.allocate(capacity: ow)
+            defer { partial.deallocate() }
             let filterGradient = weightGradient + channel * k * k
             for kx in 0..<k {
                 let (first, last) = Im2Col.validRange(
@@ -57,18 +60,24 @@ enum DepthwiseConv2D {
                 )
                 guard last > first else { continue }
                 for ky in 0..<k {
-                    var total: Float = 0
+                    // Products go into per-column partial sums, so the inner loop has no
+                    // serial dependency and vectorizes.
+                    partial.update(repeating: 0, count: ow)
                     for b in 0..<shape.batch {
                         let plane = input + (channel * shape.batch + b) * h * w
                         let gradient = outputGradient + (channel * shape.batch + b) * oh * ow
                         for oy in 0..<oh {
                             let iy = oy * s - p + ky
                             guard iy >= 0 && iy < h else { continue }
-                            let source = plane + iy * w - p + kx
-                            let row = gradient + oy * ow
-                            for ox in first..<last { total += row[ox] * source[ox * s] }
+                            addProducts(
+                                partial, gradient + oy * ow + first,
+                                plane + iy * w - p + kx + first * s, count: last - first,
+                                stride: s
+                            )
                         }
                     }
+                    var total: Float = 0
+                    for ox in 0..<ow { total += partial[ox] }
                     filterGradient[ky * k + kx] += total
                 }
             }
@@ -99,13 +108,53 @@ enum DepthwiseConv2D {
                         for oy in 0..<oh {
                             let iy = oy * s - p + ky
                             guard iy >= 0 && iy < h else { continue }
-                            let target = plane + iy * w - p + kx
-                            let row = gradient + oy * ow
-                            for ox in first..<last { target[ox * s] += tap * row[ox] }
+                            scatterScaled(
+                                plane + iy * w - p + kx + first * s, gradient + oy * ow + first,
+                                count: last - first, scale: tap, stride: s
+                            )
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// `target[i] += scale * source[i * stride]` for `i` in `0..<count`.
+    @inline(__always)
+    private static func addScaled(
+        _ target: UnsafeMutablePointer<Float>, _ source: UnsafePointer<Float>, count: Int,
+        scale: Float, stride: Int
+    ) {
+        if stride == 1 {
+            for i in 0..<count { target[i] += scale * source[i] }
+        } else {
+            for i in 0..<count { target[i] += scale * source[i * stride] }
+        }
+    }
+
+    /// `partial[i] += gradient[i] * source[i * stride]` for `i` in `0..<count`.
+    @inline(__always)
+    private static func addProducts(
+        _ partial: UnsafeMutablePointer<Float>, _ gradient: UnsafePointer<Float>,
+        _ source: UnsafePointer<Float>, count: Int, stride: Int
+    ) {
+        if stride == 1 {
+            for i in 0..<count { partial[i] += gradient[i] * source[i] }
+        } else {
+            for i in 0..<count { partial[i] += gradient[i] * source[i * stride] }
+        }
+    }
+
+    /// `target[i * stride] += scale * source[i]` for `i` in `0..<count`.
+    @inline(__always)
+    private static func scatterScaled(
+        _ target: UnsafeMutablePointer<Float>, _ source: UnsafePointer<Float>, count: Int,
+        scale: Float, stride: Int
+    ) {
+        if stride == 1 {
+            for i in 0..<count { target[i] += scale * source[i] }
+        } else {
+            for i in 0..<count { target[i * stride] += scale * source[i] }
         }
     }
 }

@@ -19,8 +19,12 @@ public enum ReLU6 {
         output: UnsafePointer<Float>,
         count: Int
     ) {
-        for i in 0..<count where output[i] > 0 && output[i] < 6 {
-            inputGradient[i] += outputGradient[i]
+        // Two selects on loaded values instead of branches, so the loop vectorizes.
+        for i in 0..<count {
+            let value = output[i]
+            let gradient = outputGradient[i]
+            let belowSix = value < 6 ? gradient : 0
+            inputGradient[i] += value > 0 ? belowSix : 0
         }
     }
 }
