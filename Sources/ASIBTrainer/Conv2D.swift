@@ -1,13 +1,13 @@
 import CBLAS
 
-// Shapes: input [Cin, B, H, W]; weight [Cout, Cin / g, k, k]; output [Cout, B, Ho, Wo];
-// columns of one group [Cin / g * k * k, B * Ho * Wo] (scratch shared by every convolution of
-// a model).
+// Shapes: input [Cin, B, H, W]; weight [Cout, Cin / g, k, k]; output [Cout, B, Ho, Wo].
+// The columns of one group [Cin / g * k * k, B * Ho * Wo] live in scratch shared by every
+// convolution of a model.
 
 /// A 2-D convolution without bias. With one group it is one GEMM over the whole batch:
 /// `output[Cout, B*Ho*Wo] = weight[Cout, Cin*k*k] x columns[Cin*k*k, B*Ho*Wo]`. A grouped
 /// convolution runs that GEMM once per group on the group's channel slices, which are
-/// contiguous in the `[C, B, H, W]` layout; a depthwise one uses `DepthwiseConv2D`.
+/// contiguous in the `[C, B, H, W]` layout. A depthwise one uses `DepthwiseConv2D`.
 public enum Conv2D {
     /// Scratch floats the forward and backward passes need for `shape` (zero for 1x1 stride 1
     /// and for depthwise convolutions).

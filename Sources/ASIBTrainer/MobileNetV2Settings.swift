@@ -14,11 +14,10 @@ public struct InvertedResidualSetting: Equatable, Sendable {
     }
 }
 
-/// The layout of a MobileNetV2 (Sandler et al. 2018) in torchvision's form: a 3x3 conv-BN-ReLU6
-/// stem, inverted residual blocks (1x1 expansion conv-BN-ReLU6 unless the factor is 1, 3x3
-/// depthwise conv-BN-ReLU6 with the block's stride, 1x1 projection conv-BN, plus the input when
-/// the stride is 1 and the width stays), a 1x1 conv-BN-ReLU6 to `lastChannel`, global average
-/// pooling and a linear head. Channel counts are already rounded.
+/// The layout of a MobileNetV2 (Sandler et al. 2018) in torchvision's form. A 3x3 conv-BN-ReLU6
+/// stem is followed by the inverted residual blocks of `rows` (see `InvertedResidualLayout`), a
+/// 1x1 conv-BN-ReLU6 to `lastChannel`, global average pooling and a linear head. Channel counts
+/// are already rounded.
 ///
 /// NOTE: torchvision puts dropout (p = 0.2) before the linear head; this trainer has no dropout
 /// in its convolutional models, so the head is the linear layer alone.

@@ -28,7 +28,7 @@ public struct ResNetArchitecture: Equatable, Sendable {
         mobileNetV2 = nil
     }
 
-    /// A MobileNetV2 with the stem and stage widths that `settings` derives.
+    /// Creates a MobileNetV2 architecture and derives its stem and stage widths from `settings`.
     public init(name: String, mobileNetV2 settings: MobileNetV2Settings) {
         self.name = name
         stemWidth = settings.stemWidth

@@ -12,7 +12,7 @@ private func groupedShape(
     )
 }
 
-/// A direct six-fold loop over the definition of a grouped cross-correlation, independent of
+/// Computes a grouped cross-correlation from its definition by direct loops, independent of
 /// im2col and of `DepthwiseConv2D`.
 private func referenceConvolution(
     _ input: [Float], _ weight: [Float], _ shape: Conv2DShape
@@ -94,7 +94,8 @@ func groupedConvGradientsMatchFiniteDifferences(_ shape: Conv2DShape) {
     #expect(depthwise.weightCount == 8 * 9)
     #expect(depthwise.isDepthwise)
     #expect(Conv2D.scratchCount(depthwise) == 0)
-    // Two input pixels per output pixel of the 5x5 map: 2 * (Cin / g) * 9 per output.
+    // Each of the 6 x 25 outputs sums (Cin / g) * 9 = 18 products, and FLOPs count 2 per
+    // multiply-add.
     #expect(shape.flopsPerImage == 2 * 6 * 18 * 25)
 }
 
@@ -115,12 +116,54 @@ func groupedConvGradientsMatchFiniteDifferences(_ shape: Conv2DShape) {
         outputGradient: outputGradient.data, input: input.data, weight: weight.data,
         shape: depthwise, scratch: nil
     )
-    // A corner pixel feeds 4 outputs, the centre weight sees every pixel (sum 136), in both
-    // channels.
+    // In both channels a corner pixel feeds 4 outputs, and the centre weight multiplies every
+    // pixel (sum 136).
     #expect(inputGradient.values[0] == 5 + 4)
     #expect(inputGradient.values[16] == 5 + 4)
     #expect(weightGradient.values[4] == 5 + 136)
     #expect(weightGradient.values[13] == 5 + 136)
-    // The top-left weight sees the pixels of rows and columns 0...2: 1+2+3+5+6+7+9+10+11.
+    // The top-left weight multiplies the pixels of rows and columns 0...2:
+    // 1+2+3+5+6+7+9+10+11.
     #expect(weightGradient.values[0] == 5 + 54)
+}
+
+/// Compares one depthwise convolution (4 channels, 2 images of 7x7, 3x3 kernel, stride 2,
+/// padding 1) with PyTorch's `conv2d(groups=4)`, computed in float64 by
+/// scripts/fixtures/make_reference.py into Fixtures/depthwise_step. The output must agree
+/// within 1e-5 absolute, and the gradients of `sum(output * projection)` within 1e-4
+/// L2-relative per tensor.
+@Test func depthwiseConvMatchesPyTorch() throws {
+    let fixture = try FixtureFile("depthwise_step")
+    let channels = try fixture.integer("channels")
+    let size = try fixture.integer("size")
+    let shape = Conv2DShape(
+        inChannels: channels, outChannels: channels, kernel: try fixture.integer("kernel"),
+        stride: try fixture.integer("stride"), padding: try fixture.integer("padding"),
+        batch: try fixture.integer("batch"), height: size, width: size, groups: channels
+    )
+    #expect(shape.isDepthwise)
+    let input = Tensor(shape: [shape.inputCount], values: try fixture.tensor("input"))
+    let weight = Tensor(shape: [shape.weightCount], values: try fixture.tensor("weight"))
+    let projection = Tensor(shape: [shape.outputCount], values: try fixture.tensor("projection"))
+    let output = Tensor(shape: [shape.outputCount])
+    Conv2D.forward(
+        output: output.data, input: input.data, weight: weight.data, shape: shape, scratch: nil
+    )
+    let expected = try fixture.tensor("output")
+    let maxDifference = zip(output.values, expected).map { abs($0 - $1) }.max() ?? 0
+    #expect(maxDifference < 1e-5)
+    let loss = GradientCheck.project(output.data, projection.values)
+    #expect(abs(loss - (try fixture.scalar("step", "loss"))) < 1e-4)
+
+    let inputGradient = Tensor(shape: [shape.inputCount])
+    let weightGradient = Tensor(shape: [shape.weightCount])
+    Conv2D.backward(
+        inputGradient: inputGradient.data, weightGradient: weightGradient.data,
+        outputGradient: projection.data, input: input.data, weight: weight.data, shape: shape,
+        scratch: nil
+    )
+    let expectedInput = try fixture.tensor("grad.input").map(Double.init)
+    let expectedWeight = try fixture.tensor("grad.weight").map(Double.init)
+    #expect(GradientCheck.relativeError(inputGradient.values, expectedInput) < 1e-4)
+    #expect(GradientCheck.relativeError(weightGradient.values, expectedWeight) < 1e-4)
 }

@@ -13,8 +13,8 @@ import Testing
 }
 
 @Test func relu6GradientMatchesFiniteDifferences() {
-    // Inputs spread over [-3, 9] and moved at least 0.2 away from the kinks at 0 and 6, so eps
-    // 1e-2 never crosses one; both flat parts and the linear part are covered.
+    // Inputs spread over about [-9, 15] and moved at least 0.2 away from the kinks at 0 and 6,
+    // so eps 1e-2 never crosses one. Both flat parts and the linear part are covered.
     let raw = GradientCheck.random(40, seed: 51, scale: 4).map { $0 + 3 }
     let values = raw.map { value -> Float in
         for kink: Float in [0, 6] where abs(value - kink) < 0.2 {
