@@ -167,3 +167,47 @@ func groupedConvGradientsMatchFiniteDifferences(_ shape: Conv2DShape) {
     #expect(GradientCheck.relativeError(inputGradient.values, expectedInput) < 1e-4)
     #expect(GradientCheck.relativeError(weightGradient.values, expectedWeight) < 1e-4)
 }
+
+/// With a bfloat16 workspace, a depthwise convolution must compute exactly what it computes in
+/// float32 on operands rounded to bfloat16 beforehand, as the GEMM path does.
+@Test func depthwiseRoundingMatchesRoundedOperands() {
+    let shape = groupedShape(cin: 3, cout: 3, groups: 3, stride: 2, padding: 1)
+    let input = GradientCheck.random(shape.inputCount, seed: 71)
+    let weight = GradientCheck.random(shape.weightCount, seed: 72)
+    let outputGradient = GradientCheck.random(shape.outputCount, seed: 73)
+
+    func run(_ input: [Float], _ weight: [Float], _ outputGradient: [Float], rounding: Bool)
+        -> (output: [Float], inputGradient: [Float], weightGradient: [Float])
+    {
+        let inputTensor = Tensor(shape: [shape.inputCount], values: input)
+        let weightTensor = Tensor(shape: [shape.weightCount], values: weight)
+        let gradientTensor = Tensor(shape: [shape.outputCount], values: outputGradient)
+        let output = Tensor(shape: [shape.outputCount])
+        let inputGradient = Tensor(shape: [shape.inputCount])
+        let weightGradient = Tensor(shape: [shape.weightCount])
+        let workspace = rounding ? BFloat16Workspace() : nil
+        Conv2D.forward(
+            output: output.data, input: inputTensor.data, weight: weightTensor.data,
+            shape: shape, scratch: nil, rounding: workspace
+        )
+        Conv2D.backward(
+            inputGradient: inputGradient.data, weightGradient: weightGradient.data,
+            outputGradient: gradientTensor.data, input: inputTensor.data,
+            weight: weightTensor.data, shape: shape, scratch: nil, rounding: workspace
+        )
+        #expect(inputTensor.values == input)
+        #expect(weightTensor.values == weight)
+        return (output.values, inputGradient.values, weightGradient.values)
+    }
+
+    let reduced = run(input, weight, outputGradient, rounding: true)
+    let rounded = run(
+        input.map(BFloat16.round), weight.map(BFloat16.round), outputGradient.map(BFloat16.round),
+        rounding: false
+    )
+    let exact = run(input, weight, outputGradient, rounding: false)
+    #expect(reduced.output == rounded.output)
+    #expect(reduced.inputGradient == rounded.inputGradient)
+    #expect(reduced.weightGradient == rounded.weightGradient)
+    #expect(reduced.output != exact.output)
+}

@@ -259,3 +259,22 @@ func mobileNetV2GradientsMatchFiniteDifferences(_ name: String) throws {
         try other.load(try Checkpoint.load(path: url.path), path: url.path)
     }
 }
+
+/// Forward multiply-adds per 28x28x1 image of mobilenetv2_x0_5 by hand (FLOPs are twice these).
+/// A block with input width c, hidden width h, output width o, input size H x W and output
+/// size Ho x Wo costs `(t != 1 ? c * h * H * W : 0) + 9 * h * Ho * Wo + h * o * Ho * Wo`.
+/// The stem costs `1 * 9 * 16 * 784 = 112_896`, the last convolution
+/// `160 * 1280 * 16 = 3_276_800` at 4x4, and the head `1280 * 10 = 12_800`. The rows of the
+/// settings table cost 213_248 (8 channels at 28x28), 4_327_680 (16, 28x28), 3_217_536 (16,
+/// down to 14x14), 2_554_272 (32, down to 7x7), 3_800_832 (48, 7x7), 3_683_328 (80, down to
+/// 4x4) and 1_912_320 (160, 4x4). For example, the first block of the 16-channel row at 28x28
+/// (c 8, h 48, o 16) costs `8 * 48 * 784 + 9 * 48 * 784 + 48 * 16 * 784 = 1_241_856`.
+@Test func mobileNetV2FlopsMatchHandCount() throws {
+    let model = ResNetModel(
+        architecture: try ResNetArchitecture.named("mobilenetv2_x0_5", key: "test"),
+        inputChannels: 1, classes: 10, seed: 1, withGradients: false
+    )
+    let multiplyAdds = 112_896 + 213_248 + 4_327_680 + 3_217_536 + 2_554_272 + 3_800_832
+        + 3_683_328 + 1_912_320 + 3_276_800 + 12_800
+    #expect(model.flopsPerImage(height: 28, width: 28) == 2 * multiplyAdds)
+}
