@@ -19,17 +19,17 @@ final class BasicBlock: ResidualBlock {
         rounding: BFloat16Workspace? = nil
     ) {
         first = ConvBNUnit(
-            layout: layout.first, batch: batch, height: height, width: width, applyReLU: true,
+            layout: layout.first, batch: batch, height: height, width: width, activation: .relu,
             withGradients: withGradients, rounding: rounding
         )
         second = ConvBNUnit(
             layout: layout.second, batch: batch, height: first.shape.outHeight,
-            width: first.shape.outWidth, applyReLU: false, withGradients: withGradients,
+            width: first.shape.outWidth, activation: .identity, withGradients: withGradients,
             rounding: rounding
         )
         shortcut = layout.shortcut.map {
             ConvBNUnit(
-                layout: $0, batch: batch, height: height, width: width, applyReLU: false,
+                layout: $0, batch: batch, height: height, width: width, activation: .identity,
                 withGradients: withGradients, rounding: rounding
             )
         }

@@ -1,19 +1,20 @@
 // Shapes: input [Cin, B, H, W]; convolution output and unit output [Cout, B, Ho, Wo];
 // saved BN statistics [Cout].
 
-/// Convolution, batch norm (unless the layout has none) and optional ReLU for one batch size,
-/// with their activation and activation-gradient buffers.
+/// Convolution, batch norm (unless the layout has none) and an optional ReLU or ReLU6 for one
+/// batch size, with their activation and activation-gradient buffers.
 final class ConvBNUnit {
     let layout: ConvBNLayout
     let shape: Conv2DShape
-    let applyReLU: Bool
+    let activation: UnitActivation
     /// Convolution output `[Cout, B, Ho, Wo]`, the BN input saved for the backward pass.
     let convolutionOutput: Tensor
-    /// BN output `[Cout, B, Ho, Wo]`, rectified in place when `applyReLU`.
+    /// BN output `[Cout, B, Ho, Wo]`, activated in place.
     let output: Tensor
     let savedMean: Tensor
     let savedInverseStd: Tensor
-    /// Gradients of the convolution output and, with ReLU, of the BN output (nil for eval-only).
+    /// Gradients of the convolution output and, with an activation, of the BN output (nil for
+    /// eval-only).
     private let convolutionOutputGradient: Tensor?
     private let normalizedGradient: Tensor?
     private var input: UnsafePointer<Float>?
@@ -21,16 +22,16 @@ final class ConvBNUnit {
     let rounding: BFloat16Workspace?
 
     init(
-        layout: ConvBNLayout, batch: Int, height: Int, width: Int, applyReLU: Bool,
+        layout: ConvBNLayout, batch: Int, height: Int, width: Int, activation: UnitActivation,
         withGradients: Bool, rounding: BFloat16Workspace? = nil
     ) {
         self.layout = layout
         self.rounding = rounding
-        self.applyReLU = applyReLU
+        self.activation = activation
         shape = Conv2DShape(
             inChannels: layout.inChannels, outChannels: layout.outChannels,
             kernel: layout.kernel, stride: layout.stride, padding: layout.padding,
-            batch: batch, height: height, width: width
+            batch: batch, height: height, width: width, groups: layout.groups
         )
         let dimensions = [shape.outChannels, batch, shape.outHeight, shape.outWidth]
         convolutionOutput = Tensor(shape: dimensions)
@@ -38,7 +39,7 @@ final class ConvBNUnit {
         savedMean = Tensor(shape: [shape.outChannels])
         savedInverseStd = Tensor(shape: [shape.outChannels])
         convolutionOutputGradient = withGradients ? Tensor(shape: dimensions) : nil
-        normalizedGradient = withGradients && applyReLU ? Tensor(shape: dimensions) : nil
+        normalizedGradient = withGradients && activation != .identity ? Tensor(shape: dimensions) : nil
     }
 
     func forward(
@@ -56,9 +57,7 @@ final class ConvBNUnit {
         )
         guard layout.batchNorm else {
             output.data.update(from: convolutionOutput.data, count: output.count)
-            if applyReLU {
-                ReLU.forward(output: output.data, input: output.data, count: output.count)
-            }
+            activation.forward(output.data, count: output.count)
             return
         }
         BatchNorm2D.forward(
@@ -68,9 +67,7 @@ final class ConvBNUnit {
             input: convolutionOutput.data, gamma: values + layout.gamma, beta: values + layout.beta,
             channels: shape.outChannels, perChannel: shape.outputPixels, training: training
         )
-        if applyReLU {
-            ReLU.forward(output: output.data, input: output.data, count: output.count)
-        }
+        activation.forward(output.data, count: output.count)
     }
 
     /// Adds the parameter gradients to the model and, when given, the input gradient.
@@ -86,11 +83,11 @@ final class ConvBNUnit {
         let values = model.parameters.values
         let gradients = model.parameters.gradients
 
-        // ReLU: output = max(0, bn)
+        // Activation: output = relu(bn) or relu6(bn)
         var bnOutputGradient = outputGradient
         if let normalizedGradient {
             normalizedGradient.zero()
-            ReLU.backward(
+            activation.backward(
                 inputGradient: normalizedGradient.data, outputGradient: outputGradient,
                 output: output.data, count: output.count
             )

@@ -159,7 +159,7 @@ enum Im2Col {
 
     /// Returns the output columns `first..<last` whose input column `ox * s - p + offset` lies
     /// inside `0..<size`.
-    private static func validRange(
+    static func validRange(
         offset: Int, size: Int, outSize: Int, stride: Int, padding: Int
     ) -> (Int, Int) {
         var first = 0

@@ -26,17 +26,17 @@ final class PreActivationBlock: ResidualBlock {
             withGradients: withGradients
         )
         first = ConvBNUnit(
-            layout: layout.first, batch: batch, height: height, width: width, applyReLU: true,
+            layout: layout.first, batch: batch, height: height, width: width, activation: .relu,
             withGradients: withGradients, rounding: rounding
         )
         second = ConvBNUnit(
             layout: layout.second, batch: batch, height: first.shape.outHeight,
-            width: first.shape.outWidth, applyReLU: false, withGradients: withGradients,
+            width: first.shape.outWidth, activation: .identity, withGradients: withGradients,
             rounding: rounding
         )
         shortcut = layout.shortcut.map {
             ConvBNUnit(
-                layout: $0, batch: batch, height: height, width: width, applyReLU: false,
+                layout: $0, batch: batch, height: height, width: width, activation: .identity,
                 withGradients: withGradients, rounding: rounding
             )
         }
@@ -106,7 +106,8 @@ final class PreActivationBlock: ResidualBlock {
     }
 }
 
-/// A residual block as the graph drives it: `BasicBlock` or `PreActivationBlock`.
+/// A residual block as the graph drives it: `BasicBlock`, `PreActivationBlock` or
+/// `InvertedResidualBlock`.
 protocol ResidualBlock: AnyObject {
     /// Block output `[Cout, B, Ho, Wo]`.
     var output: Tensor { get }

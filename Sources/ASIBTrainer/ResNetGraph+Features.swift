@@ -15,8 +15,9 @@ public struct FeatureGradients {
 }
 
 extension ResNetGraph {
-    /// Number of stages (each a run of BasicBlocks ending at a stage output).
-    public var stageCount: Int { model.architecture.stageWidths.count }
+    /// Number of feature stages: the three ResNet stages, or the three MobileNetV2 groups that
+    /// `MobileNetV2Settings.stageRows` names.
+    public var stageCount: Int { model.stageEndBlocks.count }
 
     /// Returns the output of a 1-based stage, `[C_s, B, H_s, W_s]`, from the last `forward`.
     public func stageOutput(_ stage: Int) -> Tensor {
@@ -28,16 +29,15 @@ extension ResNetGraph {
 
     private func lastBlockIndex(ofStage stage: Int) -> Int {
         precondition((1...stageCount).contains(stage), "stage \(stage) out of 1...\(stageCount)")
-        return stage * model.architecture.blocksPerStage - 1
+        return model.stageEndBlocks[stage - 1]
     }
 
     /// Adds the gradient of a stage output into the output gradient of the block at `index`
     /// when that block ends the stage. The block's own backward then carries it further.
     func addStageGradient(_ gradients: FeatureGradients, intoOutputOf index: Int) {
         guard !gradients.stages.isEmpty, let target = blocks[index].outputGradient else { return }
-        let blocksPerStage = model.architecture.blocksPerStage
-        guard (index + 1) % blocksPerStage == 0 else { return }
-        guard let extra = gradients.stages[(index + 1) / blocksPerStage] else { return }
+        guard let position = model.stageEndBlocks.firstIndex(of: index) else { return }
+        guard let extra = gradients.stages[position + 1] else { return }
         for i in 0..<target.count { target.data[i] += extra[i] }
     }
 }

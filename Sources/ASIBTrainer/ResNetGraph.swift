@@ -12,6 +12,11 @@ public final class ResNetGraph {
     let finalNorm: NormReLUUnit?
     /// Gradient of the final norm's output.
     private let finalNormGradient: Tensor?
+    /// The 1x1 conv-BN-ReLU6 before the pooling of a MobileNetV2, and its output gradient.
+    let lastConvolution: ConvBNUnit?
+    private let lastConvolutionGradient: Tensor?
+    /// `H * W` of the map that the global average pooling reads.
+    private let poolingPlaneSize: Int
     /// Pooled features `[C, B]` and their gradient.
     let pooled: Tensor
     let pooledGradient: Tensor?
@@ -34,10 +39,11 @@ public final class ResNetGraph {
         self.batch = batch
         let rounding = bfloat16 ? BFloat16Workspace() : nil
         self.rounding = rounding
+        let stemActivation: UnitActivation = model.architecture.mobileNetV2 != nil
+            ? .relu6 : model.architecture.preActivation ? .identity : .relu
         stem = ConvBNUnit(
             layout: model.stem, batch: batch, height: height, width: width,
-            applyReLU: !model.architecture.preActivation,
-            withGradients: withGradients, rounding: rounding
+            activation: stemActivation, withGradients: withGradients, rounding: rounding
         )
         var blocks: [any ResidualBlock] = []
         var size = (stem.shape.outHeight, stem.shape.outWidth)
@@ -57,6 +63,14 @@ public final class ResNetGraph {
             blocks.append(block)
             size = (block.second.shape.outHeight, block.second.shape.outWidth)
         }
+        for layout in model.invertedResidualBlocks {
+            let block = InvertedResidualBlock(
+                layout: layout, batch: batch, height: size.0, width: size.1,
+                withGradients: withGradients, rounding: rounding
+            )
+            blocks.append(block)
+            size = (block.projection.shape.outHeight, block.projection.shape.outWidth)
+        }
         self.blocks = blocks
         finalNorm = model.finalNorm.map {
             NormReLUUnit(
@@ -65,11 +79,22 @@ public final class ResNetGraph {
             )
         }
         finalNormGradient = withGradients ? finalNorm.map { Tensor(shape: $0.output.shape) } : nil
+        let lastConvolution = model.lastConvolution.map {
+            ConvBNUnit(
+                layout: $0, batch: batch, height: size.0, width: size.1, activation: .relu6,
+                withGradients: withGradients, rounding: rounding
+            )
+        }
+        self.lastConvolution = lastConvolution
+        lastConvolutionGradient = withGradients
+            ? lastConvolution.map { Tensor(shape: $0.output.shape) } : nil
+        poolingPlaneSize = lastConvolution.map { $0.shape.outHeight * $0.shape.outWidth }
+            ?? size.0 * size.1
         pooled = Tensor(shape: [model.features, batch])
         pooledGradient = withGradients ? Tensor(shape: pooled.shape) : nil
         logits = Tensor(shape: [batch, model.classes])
         stemOutputGradient = withGradients ? Tensor(shape: stem.output.shape) : nil
-        let units = [stem] + blocks.flatMap(\.units)
+        let units = [stem] + blocks.flatMap(\.units) + (lastConvolution.map { [$0] } ?? [])
         scratch = Tensor(shape: [units.map { Conv2D.scratchCount($0.shape) }.max() ?? 0])
     }
 
@@ -86,10 +111,15 @@ public final class ResNetGraph {
             finalNorm.forward(input: current, model: model, training: training)
             current = UnsafePointer(finalNorm.output.data)
         }
-        let last = blocks.last?.output ?? stem.output
+        if let lastConvolution {
+            lastConvolution.forward(
+                input: current, model: model, scratch: scratch.data, training: training
+            )
+            current = UnsafePointer(lastConvolution.output.data)
+        }
         GlobalAvgPool2D.forward(
             output: pooled.data, input: current, planes: model.features * batch,
-            planeSize: last.count / (model.features * batch)
+            planeSize: poolingPlaneSize
         )
         Linear.forward(
             output: logits.data, input: pooled.data,
@@ -113,7 +143,6 @@ public final class ResNetGraph {
             preconditionFailure("backward through a graph built without gradients")
         }
         let parameters = model.parameters
-        let last = blocks.last?.output ?? stem.output
 
         // Head: logits = pooled^T x weight^T + bias
         pooledGradient.zero()
@@ -131,19 +160,25 @@ public final class ResNetGraph {
         }
 
         // Global average pooling onto the last block's output gradient, through the final
-        // BN-ReLU where there is one.
+        // BN-ReLU or the last convolution where there is one.
         let lastGradient = blocks.last?.outputGradient ?? stemOutputGradient
         lastGradient.zero()
-        let pooledInputGradient = finalNormGradient ?? lastGradient
+        let pooledInputGradient = finalNormGradient ?? lastConvolutionGradient ?? lastGradient
         pooledInputGradient.zero()
         GlobalAvgPool2D.backward(
             inputGradient: pooledInputGradient.data, outputGradient: pooledGradient.data,
-            planes: model.features * batch, planeSize: last.count / (model.features * batch)
+            planes: model.features * batch, planeSize: poolingPlaneSize
         )
         if let finalNorm, let finalNormGradient {
             finalNorm.backward(
                 inputGradient: lastGradient.data, outputGradient: finalNormGradient.data,
                 model: model
+            )
+        }
+        if let lastConvolution, let lastConvolutionGradient {
+            lastConvolution.backward(
+                inputGradient: lastGradient.data, outputGradient: lastConvolutionGradient.data,
+                model: model, scratch: scratch.data
             )
         }
 

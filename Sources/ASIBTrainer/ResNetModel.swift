@@ -7,7 +7,7 @@ struct ConvBNLayout {
     let outChannels: Int
     let kernel: Int
     let stride: Int
-    /// Offset of the weight `[Cout, Cin, k, k]` in the parameters.
+    /// Offset of the weight `[Cout, Cin / groups, k, k]` in the parameters.
     let weight: Int
     /// Offsets of gamma and beta `[Cout]` in the parameters.
     let gamma: Int
@@ -18,6 +18,8 @@ struct ConvBNLayout {
     /// False for a plain convolution (Wide ResNet stem, second convolution and shortcut); the
     /// BN offsets are then unused.
     var batchNorm = true
+    /// Channel groups of the convolution; the weight is `[Cout, Cin / groups, k, k]`.
+    var groups = 1
 
     var padding: Int { kernel / 2 }
 }
@@ -61,15 +63,22 @@ public final class ResNetModel {
     public let statistics = ParameterStore()
 
     let stem: ConvBNLayout
-    /// BasicBlocks, empty for a pre-activation architecture.
+    /// BasicBlocks, empty for a pre-activation architecture and a MobileNetV2.
     let blocks: [BasicBlockLayout]
-    /// Pre-activation blocks and the final BN-ReLU, empty and nil for a plain ResNet.
+    /// Pre-activation blocks and the final BN-ReLU, empty and nil for the other architectures.
     let preActivationBlocks: [PreActivationBlockLayout]
     let finalNorm: BatchNormLayout?
+    /// Inverted residual blocks and the last 1x1 conv-BN-ReLU6 of a MobileNetV2, empty and nil
+    /// for the ResNets.
+    let invertedResidualBlocks: [InvertedResidualLayout]
+    let lastConvolution: ConvBNLayout?
     /// Offsets of the linear weight `[K, C]` and bias `[K]`.
     let linearWeight: Int
     let linearBias: Int
-    var features: Int { architecture.stageWidths.last! }
+    /// Width of the pooled feature: the last stage width, or a MobileNetV2's last channel.
+    let features: Int
+    /// Indices of the blocks, in forward order, whose outputs are feature stages 1, 2, 3.
+    let stageEndBlocks: [Int]
 
     /// Builds the model and initialises it from `seed`: Kaiming normal (fan_out, ReLU gain)
     /// convolutions, BN gamma 1 and beta 0, running mean 0 and variance 1, and PyTorch's default
@@ -85,22 +94,51 @@ public final class ResNetModel {
         self.inputChannels = inputChannels
         self.classes = classes
         var builder = LayoutBuilder(parameters: parameters, statistics: statistics)
-        stem = builder.convBN(
-            "", inputChannels, architecture.stemWidth, kernel: 3, stride: 1,
-            batchNorm: !architecture.preActivation
-        )
-        if architecture.preActivation {
+        var headName = "fc"
+        if let settings = architecture.mobileNetV2 {
+            // torchvision's names: features.0 is the stem, features.1... the blocks, then the
+            // last convolution, and classifier.1 the linear layer.
+            stem = builder.convBN(
+                "features.0.", inputChannels, settings.stemWidth, kernel: 3,
+                stride: settings.stemStride, convName: "0", bnName: "1"
+            )
             blocks = []
-            preActivationBlocks = builder.preActivationStages(architecture)
-            finalNorm = builder.batchNorm("bn1", architecture.stageWidths.last!)
-        } else {
-            blocks = builder.stages(architecture)
             preActivationBlocks = []
             finalNorm = nil
+            let inverted = builder.invertedResidualBlocks(settings)
+            invertedResidualBlocks = inverted
+            lastConvolution = builder.convBN(
+                "features.\(inverted.count + 1).", settings.rows.last!.channels,
+                settings.lastChannel, kernel: 1, stride: 1, convName: "0", bnName: "1"
+            )
+            features = settings.lastChannel
+            stageEndBlocks = settings.stageRows.map { row in
+                settings.rows[...row].map(\.count).reduce(0, +) - 1
+            }
+            headName = "classifier.1"
+        } else {
+            stem = builder.convBN(
+                "", inputChannels, architecture.stemWidth, kernel: 3, stride: 1,
+                batchNorm: !architecture.preActivation
+            )
+            if architecture.preActivation {
+                blocks = []
+                preActivationBlocks = builder.preActivationStages(architecture)
+                finalNorm = builder.batchNorm("bn1", architecture.stageWidths.last!)
+            } else {
+                blocks = builder.stages(architecture)
+                preActivationBlocks = []
+                finalNorm = nil
+            }
+            invertedResidualBlocks = []
+            lastConvolution = nil
+            features = architecture.stageWidths.last!
+            stageEndBlocks = architecture.stageWidths.indices.map {
+                ($0 + 1) * architecture.blocksPerStage - 1
+            }
         }
-        let features = architecture.stageWidths.last!
-        linearWeight = parameters.declare("fc.weight", shape: [classes, features])
-        linearBias = parameters.declare("fc.bias", shape: [classes])
+        linearWeight = parameters.declare(headName + ".weight", shape: [classes, features])
+        linearBias = parameters.declare(headName + ".bias", shape: [classes])
         parameters.allocate(withGradients: withGradients)
         statistics.allocate(withGradients: false)
         initialise(seed: seed)
@@ -108,10 +146,16 @@ public final class ResNetModel {
 
     /// Convolutions in forward order.
     var convolutions: [ConvBNLayout] {
-        [stem] + blocks.flatMap { [$0.first, $0.second] + ($0.shortcut.map { [$0] } ?? []) }
-            + preActivationBlocks.flatMap {
-                [$0.first, $0.second] + ($0.shortcut.map { [$0] } ?? [])
-            }
+        var layers = [stem]
+        for block in blocks {
+            layers += [block.first, block.second] + (block.shortcut.map { [$0] } ?? [])
+        }
+        for block in preActivationBlocks {
+            layers += [block.first, block.second] + (block.shortcut.map { [$0] } ?? [])
+        }
+        for block in invertedResidualBlocks { layers += block.convolutions }
+        if let lastConvolution { layers.append(lastConvolution) }
+        return layers
     }
 
     /// Batch norms that follow no convolution of their own.
@@ -123,7 +167,9 @@ public final class ResNetModel {
         var random = RandomGenerator(seed: seed)
         let values = parameters.values
         for layer in convolutions {
-            let count = layer.outChannels * layer.inChannels * layer.kernel * layer.kernel
+            // PyTorch's fan_out of a [Cout, Cin / groups, k, k] weight is Cout * k * k.
+            let count = layer.outChannels * layer.inChannels / layer.groups * layer.kernel
+                * layer.kernel
             let std = (2.0 / Double(layer.outChannels * layer.kernel * layer.kernel)).squareRoot()
             for i in 0..<count { values[layer.weight + i] = Float(std * random.nextNormal()) }
             guard layer.batchNorm else { continue }
@@ -157,7 +203,7 @@ public final class ResNetModel {
             let shape = Conv2DShape(
                 inChannels: layer.inChannels, outChannels: layer.outChannels,
                 kernel: layer.kernel, stride: layer.stride, padding: layer.padding,
-                batch: 1, height: input.0, width: input.1
+                batch: 1, height: input.0, width: input.1, groups: layer.groups
             )
             total += shape.flopsPerImage
             return (shape.outHeight, shape.outWidth)
@@ -173,27 +219,33 @@ public final class ResNetModel {
             size = count(block.second, count(block.first, input))
             if let shortcut = block.shortcut { _ = count(shortcut, input) }
         }
+        for block in invertedResidualBlocks {
+            for layer in block.convolutions { size = count(layer, size) }
+        }
+        if let lastConvolution { _ = count(lastConvolution, size) }
         return total
     }
 }
 
-/// Declares the tensors of a ResNet in PyTorch's naming (`layer1.0.conv1.weight`, ...).
-private struct LayoutBuilder {
+/// Declares the tensors of a model in PyTorch's naming (`layer1.0.conv1.weight`, ...).
+struct LayoutBuilder {
     let parameters: ParameterStore
     let statistics: ParameterStore
 
     mutating func convBN(
         _ prefix: String, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int,
-        convName: String = "conv1", bnName: String = "bn1", batchNorm: Bool = true
+        convName: String = "conv1", bnName: String = "bn1", batchNorm: Bool = true,
+        groups: Int = 1
     ) -> ConvBNLayout {
         let weight = parameters.declare(
-            prefix + convName + ".weight", shape: [outChannels, inChannels, kernel, kernel]
+            prefix + convName + ".weight",
+            shape: [outChannels, inChannels / groups, kernel, kernel]
         )
         guard batchNorm else {
             return ConvBNLayout(
                 inChannels: inChannels, outChannels: outChannels, kernel: kernel, stride: stride,
                 weight: weight, gamma: -1, beta: -1, runningMean: -1, runningVariance: -1,
-                batchNorm: false
+                batchNorm: false, groups: groups
             )
         }
         return ConvBNLayout(
@@ -204,7 +256,8 @@ private struct LayoutBuilder {
             runningMean: statistics.declare(prefix + bnName + ".running_mean", shape: [outChannels]),
             runningVariance: statistics.declare(
                 prefix + bnName + ".running_var", shape: [outChannels]
-            )
+            ),
+            groups: groups
         )
     }
 

@@ -127,7 +127,9 @@ do {
     print("batch \(batch), \(steps) timed steps after 2 warm-up steps, random data")
     print("")
     let header = ["model", "input", "threads", "MFLOPs/img", "train img/s", "eval img/s"]
-    print(header.map { $0.padding(toLength: 12, withPad: " ", startingAt: 0) }.joined())
+    // Columns are 12 wide, wider for long model names, which `padding` would truncate.
+    let width = max(12, (cases.map(\.model.count).max() ?? 0) + 2)
+    print(header.map { $0.padding(toLength: width, withPad: " ", startingAt: 0) }.joined())
     for benchCase in cases {
         for count in threadCounts {
             setBLASThreads(count)
@@ -141,7 +143,7 @@ do {
                 String(format: "%.1f", Double(flops) / 1e6),
                 String(format: "%.0f", train), String(format: "%.0f", eval),
             ]
-            print(cells.map { $0.padding(toLength: 12, withPad: " ", startingAt: 0) }.joined())
+            print(cells.map { $0.padding(toLength: width, withPad: " ", startingAt: 0) }.joined())
         }
     }
 } catch let error as ReportableError {

@@ -69,7 +69,7 @@ private func shape(
 }
 
 /// Checks dInput and dWeight of a convolution by central differences.
-private func checkConvGradients(_ shape: Conv2DShape, seed: UInt64) -> (Double, Double) {
+func checkConvGradients(_ shape: Conv2DShape, seed: UInt64) -> (Double, Double) {
     let input = Tensor(shape: [shape.inputCount], values: GradientCheck.random(shape.inputCount, seed: seed))
     let weight = Tensor(
         shape: [shape.weightCount], values: GradientCheck.random(shape.weightCount, seed: seed + 1)
