@@ -48,6 +48,45 @@ private func isNorm(_ name: String) -> Bool {
     #expect(levelOneBN.contains("bn1.weight"))
 }
 
+@Test func freezeLevelsSelectMobileNetGroups() throws {
+    // mobilenetv2_x0_5: features.0 is the stem, features.1-17 the 17 inverted residual blocks
+    // (feature stages end at blocks 3, 6 and 13 of features.N numbering), features.18 the last
+    // 1x1 convolution and classifier.1 the head.
+    let student = ResNetModel(
+        architecture: try ResNetArchitecture.named("mobilenetv2_x0_5", key: "model"),
+        inputChannels: 1, classes: 10, seed: 1
+    )
+    let all = Set(student.parameters.entries.map(\.name))
+    func featureIndex(_ name: String) -> Int? {
+        let parts = name.split(separator: ".")
+        return parts.first == "features" ? Int(parts[1]) : nil
+    }
+    func isMobileNorm(_ name: String) -> Bool {
+        student.statistics.entries.contains {
+            $0.name.hasSuffix(".running_mean")
+                && name.hasPrefix(String($0.name.dropLast(".running_mean".count)) + ".")
+        }
+    }
+    let levelOne = trainableNames(
+        student, PartialFreeze.trainableRanges(model: student, level: 1, freezeBN: true)
+    )
+    #expect(levelOne == all.filter {
+        !isMobileNorm($0) && ($0.hasPrefix("classifier.") || (featureIndex($0) ?? 0) >= 14)
+    })
+    #expect(levelOne.contains("classifier.1.weight"))
+    #expect(levelOne.contains("features.18.0.weight"))
+    #expect(!levelOne.contains("features.13.conv.0.0.weight"))
+
+    let levelTwo = trainableNames(
+        student, PartialFreeze.trainableRanges(model: student, level: 2, freezeBN: true)
+    )
+    #expect(levelTwo == all.filter {
+        !isMobileNorm($0) && ($0.hasPrefix("classifier.") || (featureIndex($0) ?? 0) >= 7)
+    })
+    #expect(!levelTwo.contains("features.0.0.weight"))
+    #expect(!levelTwo.contains("features.6.conv.0.0.weight"))
+}
+
 @Test func freezeScheduleByStage() {
     var options = ASIBOptions()
     options.usePartialFreeze = true
