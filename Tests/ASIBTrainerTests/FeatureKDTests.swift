@@ -233,6 +233,34 @@ struct FeatureKDRunTests {
         #expect(run.bufferNames.contains("adapter.student.b_step"))
     }
 
+    /// CutMix with the clean synergy view (the query from a clean forward, the compared
+    /// feature from the mixed one) and joint gradient clipping still train the adapter.
+    @Test func mixedBatchesTrainStudentAdapter() throws {
+        let run = try trainAdapterRun([
+            "++distill_out_dim=16", "++feat_kd_alpha=0.5", "++cutmix_alpha_distill=1.0",
+            "grad_clip_norm=0.5",
+        ])
+        let student = try #require(run.reports.last { $0.phase == "student" })
+        #expect(student.metrics["mix_lambda_mean"] != nil)
+        #expect(student.metrics["grad_clip_ratio"] != nil)
+        let fkd = try #require(student.metrics["fkd"])
+        #expect(fkd > 0)
+        let changed = run.before != run.after
+        #expect(changed, "the B-Step left the student adapter unchanged")
+    }
+
+    /// Freeze level 1 trains only the last stage and the classifier, so the adapter stays.
+    @Test func freezeLevelOneFreezesStudentAdapter() throws {
+        let run = try trainAdapterRun([
+            "++distill_out_dim=16", "++feat_kd_alpha=0.5", "use_partial_freeze=true",
+            "++student_freeze_level_schedule=[1]",
+        ])
+        let student = try #require(run.reports.last { $0.phase == "student" })
+        #expect(student.metrics["fkd"] != nil)
+        let unchanged = run.before == run.after
+        #expect(unchanged, "a level-1 freeze left the student adapter trainable")
+    }
+
     @Test func noFeatureKDLeavesAdapterInBStep() throws {
         let run = try trainAdapterRun(["++distill_out_dim=16", "++feat_kd_alpha=0"])
         let student = try #require(run.reports.last { $0.phase == "student" })
