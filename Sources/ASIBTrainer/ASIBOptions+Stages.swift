@@ -15,6 +15,7 @@ extension ASIBOptions {
             )
         }
         queryFromAdapter = featureKey == "distill_feat"
+        featKDAlpha = try config.double("feat_kd_alpha", default: 0)
         teacherFinetuning = try config.bool("use_teacher_finetuning", default: false)
 
         stages = try config.int("num_stages", default: 1)
@@ -78,6 +79,12 @@ extension ASIBOptions {
                 key: distillOutDim < 0 ? "distill_out_dim" : "distill_hidden_dim",
                 value: "\(min(distillOutDim, distillHiddenDim))",
                 allowed: "0 for the default width, or an integer >= 1"
+            )
+        }
+        if !(featKDAlpha >= 0) {
+            throw TrainerError.invalidOption(
+                key: "feat_kd_alpha", value: "\(featKDAlpha)",
+                allowed: "a number >= 0 (0 turns the B-Step feature-KD term off)"
             )
         }
         if queryFromAdapter && !useDistillationAdapter {

@@ -79,6 +79,8 @@ public struct ASIBOptions: Equatable, Sendable {
     /// Whether the IB_MBM query is the student adapter output (`feat_kd_key: distill_feat`)
     /// rather than the student's pooled feature (`feat_2d`).
     public var queryFromAdapter = false
+    /// Weight of the B-Step feature-KD term [feat_kd_alpha]; see `FeatureKDLoss`.
+    public var featKDAlpha = 0.0
     /// Stages, each an A-Step and a B-Step [num_stages], and the student epochs of each stage
     /// [student_epochs_per_stage]; nil gives every stage `student_epochs`.
     public var stages = 1

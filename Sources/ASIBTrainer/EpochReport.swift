@@ -12,7 +12,9 @@ public struct EpochReport {
     /// mix_lambda_mean, clipping adds grad_clip_ratio (fraction of clipped steps), and the
     /// second teacher's weight decay adds teacher_w0 and teacher_w1. DKD adds tckd and nckd, FitNet hint, attention transfer at (unweighted
     /// epoch means). The ASIB B-Step adds gate_ratio, kd_syn_ratio, kd_sample_ratio,
-    /// kd_clamp_ratio, loss_clamped, kd_unc_w_mean and cw_mean (epoch means of batch values).
+    /// kd_clamp_ratio, loss_clamped, kd_unc_w_mean and cw_mean (epoch means of batch values),
+    /// and fkd (the feature-KD term, 0 on batches where IB_MBM did not run) when that term
+    /// applies.
     ///
     /// A-Step epochs: syn_acc (EMA of the synergy test accuracy in percent, -1 before the
     /// first evaluation), syn_acc_raw (the accuracy of an evaluated epoch), loss, ce, kd,

@@ -14,15 +14,29 @@ enum GradientClipping {
     static func clip(
         gradients: UnsafeMutablePointer<Float>, ranges: [Range<Int>], maxNorm: Double
     ) -> Double {
+        clip(groups: [(gradients, ranges)], maxNorm: maxNorm)
+    }
+
+    /// Clips the gradients of several buffers together, each restricted to its ranges (the
+    /// student and its distillation adapter, for instance), and returns their joint norm
+    /// before clipping.
+    @discardableResult
+    static func clip(
+        groups: [(gradients: UnsafeMutablePointer<Float>, ranges: [Range<Int>])], maxNorm: Double
+    ) -> Double {
         var squares = 0.0
-        for range in ranges {
-            for i in range { squares += Double(gradients[i]) * Double(gradients[i]) }
+        for (gradients, ranges) in groups {
+            for range in ranges {
+                for i in range { squares += Double(gradients[i]) * Double(gradients[i]) }
+            }
         }
         let norm = squares.squareRoot()
         guard norm > maxNorm else { return norm }
         let scale = Float(maxNorm / (norm + 1e-6))
-        for range in ranges {
-            for i in range { gradients[i] *= scale }
+        for (gradients, ranges) in groups {
+            for range in ranges {
+                for i in range { gradients[i] *= scale }
+            }
         }
         return norm
     }

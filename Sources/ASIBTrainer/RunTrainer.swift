@@ -1,3 +1,4 @@
+import ASIBSupport
 import Foundation
 
 // Shapes: batch input [C, B, H, W]; labels [B]; logits, probabilities, gradients [B, K].
@@ -95,6 +96,14 @@ public final class RunTrainer {
         let session = TrainingSession(
             options: options, student: student, teachers: teachers, train: data, test: splits.test
         )
+        if let reason = SynergyModule.featureKDSkipReason(
+            options: options.asib, studentWidth: student.features
+        ) {
+            Log.warning(
+                "B-Step feature KD skipped for the whole run",
+                ["feat_kd_alpha": options.asib.featKDAlpha, "reason": reason]
+            )
+        }
 
         var progress = RunProgress()
         if let resumed = try resume(session) { progress = resumed }

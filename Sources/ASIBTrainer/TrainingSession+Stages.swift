@@ -21,18 +21,22 @@ extension TrainingSession {
     }
 
     /// Applies the partial freeze of a 1-based stage's B-Step (see `PartialFreeze` and
-    /// `ASIBOptions.studentFreezeLevel(stage:)`).
+    /// `ASIBOptions.studentFreezeLevel(stage:)`). Levels >= 1 freeze the student adapter as
+    /// well, because it is neither a late stage nor the classifier.
     func applyStudentFreeze(stage: Int) {
         let settings = options.asib
-        trainableRanges = settings.studentFreezeLevel(stage: stage).flatMap {
+        let level = settings.studentFreezeLevel(stage: stage)
+        trainableRanges = level.flatMap {
             PartialFreeze.trainableRanges(
                 model: student, level: $0, freezeBN: settings.studentFreezeBN
             )
         }
+        studentAdapterFrozen = (level ?? -1) >= 1
     }
 
     /// Named buffers beyond the student and its optimiser that a resumed run needs: IB_MBM,
-    /// the synergy head, the adapters, their AdamW states and the EMA teacher.
+    /// the synergy head, the adapters, their AdamW states, the student adapter's B-Step
+    /// optimiser state and the EMA teacher.
     /// NOTE: the FitNet regressor of `DistillationObjective` and its momentum are not stored,
     /// so a resumed FitNet run starts them again from their initial state.
     func resumeBuffers() -> [ResumeCheckpoint.Buffer] {
@@ -45,6 +49,11 @@ extension TrainingSession {
                     buffers.append(.init(name: name, values: optimiser.stateValues))
                 }
             }
+        }
+        if let studentAdapterOptimiser {
+            buffers.append(
+                .init(name: "adapter.student.b_step", values: studentAdapterOptimiser.stateValues)
+            )
         }
         if let emaTeacher {
             buffers.append(.init(name: "ema.parameters", values: Self.values(of: emaTeacher.model.parameters)))
@@ -70,6 +79,9 @@ extension TrainingSession {
                     optimiser.stateValues = values[name]!
                 }
             }
+        }
+        if let studentAdapterOptimiser {
+            studentAdapterOptimiser.stateValues = values["adapter.student.b_step"]!
         }
         if let emaTeacher {
             Self.copy(values["ema.parameters"]!, into: emaTeacher.model.parameters)

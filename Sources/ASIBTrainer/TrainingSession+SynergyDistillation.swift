@@ -28,8 +28,14 @@ import Foundation
 ///   `c = mean exp(-logvar)` when IB_MBM ran, times the entropy weights
 ///   `clamp(1 / (1 + kd_uncertainty_weight * H(target)), kd_uncertainty_min, 1)`.
 /// - `KD = sum(w * kd) / |selected|`, scaled down to `kd_max_ratio * CE` after the KD
-///   warm-up, and `L = ce_alpha * CE + kd_weight * KD`, soft- or hard-clamped at
-///   `loss_clamp_max` when `use_loss_clamp`.
+///   warm-up, and `L = ce_alpha * CE + kd_weight * KD + feat_kd_alpha * FKD`, soft- or
+///   hard-clamped at `loss_clamp_max` when `use_loss_clamp`.
+/// - Feature KD (`FeatureKDLoss`), on batches where IB_MBM ran and when the student
+///   feature's width equals IB_MBM's: `FKD = sum(w * cwf * |s - mu|^2) / |selected|` with the
+///   KD weights w, the feature certainty weights `cwf = clamp(c / mean c, 0.5, 1.5)`, the
+///   student's `feat_kd_key` feature s and IB_MBM's mean mu as a constant. Its gradient
+///   trains the student adapter (`distill_feat`) and the student backbone through its
+///   pooled feature.
 extension TrainingSession {
     func synergyStep(
         result initial: StepResult, synergy: SynergyModule, teachers: TeacherEnsemble,
@@ -114,6 +120,12 @@ extension TrainingSession {
         var kdValue = 0.0
         for b in 0..<batch { kdValue += weights.combined[b] * kd[b] }
         kdValue /= Double(max(selectedCount, 1))
+        let featureKD = gateOpen && synergy.appliesFeatureKD
+            ? featureDistillation(
+                synergy: synergy, network: network, weights: weights.combined,
+                certainty: certainty ?? [], selected: selected, count: selectedCount
+            )
+            : nil
 
         // Ratio clamp after the warm-up, then the total loss and its clamp.
         var kdScale = 1.0
@@ -121,7 +133,9 @@ extension TrainingSession {
             kdScale = min(1, ratio * max(result.ce, 1e-6) / max(kdValue, 1e-6))
         }
         result.kd = kdValue * kdScale
+        let featureAlpha = settings.featKDAlpha
         let unclamped = options.ceAlpha * result.ce + kdWeight * result.kd
+            + featureAlpha * (featureKD?.value ?? 0)
         let lossFactor = lossClampFactor(unclamped)
         // The hard clamp reports M and passes no gradient; the soft clamp scales both.
         let hardClamped = lossFactor == 0
@@ -135,6 +149,7 @@ extension TrainingSession {
             "kd_unc_w_mean": weights.uncertaintyMean,
         ]
         if certainty != nil { result.parts["cw_mean"] = weights.certaintyMean }
+        if synergy.appliesFeatureKD { result.parts["fkd"] = featureKD?.value ?? 0 }
         guard result.loss.isFinite else { return result }
 
         // Backward: CE and the weighted KD into the student logits, then one step.
@@ -147,12 +162,69 @@ extension TrainingSession {
             targetProbabilities: targetSoftened.data, weights: kdWeights,
             temperature: temperature, batch: batch, classes: classes
         )
-        network.backward(logitGradient: logitGradient.data)
-        let clipped = stepStudent(learningRate: learningRate)
+        // Feature KD reaches the backbone through its pooled feature, after the student
+        // adapter for a `distill_feat` feature.
+        var featureGradients = FeatureGradients()
+        let pooledGradient = Tensor(shape: network.pooledFeature.shape)
+        var trainedAdapter: ParameterStore?
+        if let featureKD {
+            let rowGradient = Tensor(shape: [batch, synergy.queryWidth])
+            FeatureKDLoss.backward(
+                studentGradient: rowGradient.data, student: featureKD.rows.data,
+                mean: synergy.block.mu.data, weights: featureKD.weights,
+                count: max(selectedCount, 1), width: synergy.queryWidth,
+                scale: featureAlpha * lossFactor
+            )
+            synergy.studentAdapter?.parameters.zeroGradients()
+            synergy.backwardStudentFeature(
+                featureGradient: rowGradient.data, pooledGradient: pooledGradient.data,
+                batch: batch
+            )
+            featureGradients.pooled = UnsafePointer(pooledGradient.data)
+            if !studentAdapterFrozen { trainedAdapter = synergy.studentAdapter?.parameters }
+        }
+        network.backward(logitGradient: logitGradient.data, featureGradients: featureGradients)
+        let clipped = withExtendedLifetime(pooledGradient) {
+            stepStudent(learningRate: learningRate, adapter: trainedAdapter)
+        }
         if options.studentStep.gradientClipNorm > 0 {
             result.parts["grad_clip_ratio"] = clipped ? 1 : 0
         }
         return result
+    }
+
+    /// The feature-KD term of one batch: its value, the student feature rows it compared
+    /// and the per-row weights `w * cwf`.
+    private struct FeatureKDTerm {
+        let value: Double
+        let rows: Tensor
+        let weights: [Double]
+    }
+
+    /// Computes the feature-KD term after IB_MBM ran on the batch.
+    ///
+    /// The student feature comes from the forward on the (mixed) batch that the student
+    /// trains on, as in the original ASIB code, while mu comes from the IB_MBM query, which
+    /// with `synergy_view: clean` is the clean batch. On a mixed batch the term therefore
+    /// pulls the mixed image's feature towards the clean image's synergy mean.
+    private func featureDistillation(
+        synergy: SynergyModule, network: ResNetGraph, weights: [Double], certainty: [Double],
+        selected: [Bool], count: Int
+    ) -> FeatureKDTerm {
+        let batch = weights.count
+        let rows = Tensor(shape: [batch, synergy.queryWidth])
+        synergy.writeStudentFeature(
+            output: rows.data, studentPooled: network.pooledFeature.data, batch: batch
+        )
+        let featureCertainty = certainty.isEmpty
+            ? [Double](repeating: 1, count: batch)
+            : FeatureKDLoss.certaintyWeights(certainty, selected: selected)
+        let combined = zip(weights, featureCertainty).map { $0 * $1 }
+        let value = FeatureKDLoss.forward(
+            student: rows.data, mean: synergy.block.mu.data, weights: combined,
+            count: max(count, 1), width: synergy.queryWidth
+        )
+        return FeatureKDTerm(value: value, rows: rows, weights: combined)
     }
 
     /// Returns per sample whether the synergy logits have a label CE no higher than the

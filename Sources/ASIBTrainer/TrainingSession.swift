@@ -51,6 +51,17 @@ final class TrainingSession {
     var stageBestSynergy: Double?
     /// Student parameter ranges that train under a partial freeze; nil trains all of them.
     var trainableRanges: [Range<Int>]?
+    /// Whether the partial freeze of the current B-Step also freezes the student adapter
+    /// (levels >= 1, which train only the last stages and the classifier).
+    var studentAdapterFrozen = false
+    /// The optimiser of the student adapter in the B-Step, where the feature-KD term trains
+    /// it: the student's optimiser kind and settings, stepped at the student's learning rate,
+    /// as in the original, where the adapter is part of the student network. Its state is
+    /// separate from the adapter's A-Step AdamW. nil when the B-Step trains no adapter.
+    lazy var studentAdapterOptimiser: (any Optimiser)? = synergy.flatMap { synergy in
+        guard synergy.appliesFeatureKD, let adapter = synergy.studentAdapter else { return nil }
+        return Self.makeStudentOptimiser(options: options, parameterCount: adapter.parameters.count)
+    }
 
     init(
         options: TrainingOptions, student: ResNetModel, teachers: TeacherEnsemble?,
@@ -66,12 +77,9 @@ final class TrainingSession {
         testLoader = BatchLoader(
             dataset: test, batchSize: options.batchSize, augment: false, seed: 0
         )
-        optimiser = options.optimizer == .adamw
-            ? AdamW(parameterCount: student.parameters.count, weightDecay: options.weightDecay)
-            : SGD(
-                parameterCount: student.parameters.count, momentum: options.momentum,
-                nesterov: options.nesterov, weightDecay: options.weightDecay
-            )
+        optimiser = Self.makeStudentOptimiser(
+            options: options, parameterCount: student.parameters.count
+        )
         let stepsPerEpoch = (train.count + options.batchSize - 1) / options.batchSize
         schedule = LearningRateSchedule(
             base: options.learningRate, minimum: options.minLearningRate,
@@ -88,6 +96,17 @@ final class TrainingSession {
         teacherTarget = Tensor(shape: logitShape)
         logitGradient = Tensor(shape: logitShape)
         synergyRandom = RandomGenerator(seed: options.seed &+ 3)
+    }
+
+    /// Returns the student optimiser [optimizer]: AdamW or SGD with the student's momentum,
+    /// Nesterov flag and weight decay.
+    static func makeStudentOptimiser(options: TrainingOptions, parameterCount: Int) -> any Optimiser {
+        options.optimizer == .adamw
+            ? AdamW(parameterCount: parameterCount, weightDecay: options.weightDecay)
+            : SGD(
+                parameterCount: parameterCount, momentum: options.momentum,
+                nesterov: options.nesterov, weightDecay: options.weightDecay
+            )
     }
 
     /// The distillation terms, built on first use from the full-batch graphs.
@@ -172,18 +191,26 @@ final class TrainingSession {
 
     /// Clips the trainable student gradient to `grad_clip_norm` when that is above 0,
     /// applies one optimiser step to the trainable student parameters and updates the EMA
-    /// copy. Returns whether it clipped.
+    /// copy. Returns whether it clipped. `adapter`, the student adapter when the B-Step
+    /// trains it, is clipped jointly with the student and stepped by
+    /// `studentAdapterOptimiser`.
     @discardableResult
-    func stepStudent(learningRate: Double) -> Bool {
+    func stepStudent(learningRate: Double, adapter: ParameterStore? = nil) -> Bool {
         let parameters = student.parameters
         let ranges = trainableRanges ?? [0..<parameters.count]
         var clipped = false
         let maxNorm = options.studentStep.gradientClipNorm
         if maxNorm > 0 {
-            let norm = GradientClipping.clip(
-                gradients: parameters.gradients, ranges: ranges, maxNorm: maxNorm
-            )
+            var groups = [(gradients: parameters.gradients, ranges: ranges)]
+            if let adapter { groups.append((adapter.gradients, [0..<adapter.count])) }
+            let norm = GradientClipping.clip(groups: groups, maxNorm: maxNorm)
             clipped = norm > maxNorm
+        }
+        if let adapter, let studentAdapterOptimiser {
+            studentAdapterOptimiser.step(
+                values: adapter.values, gradients: adapter.gradients, count: adapter.count,
+                learningRate: learningRate
+            )
         }
         if trainableRanges != nil {
             optimiser.step(
