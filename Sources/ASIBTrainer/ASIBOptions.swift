@@ -81,6 +81,8 @@ public struct ASIBOptions: Equatable, Sendable {
     public var queryFromAdapter = false
     /// Weight of the B-Step feature-KD term [feat_kd_alpha]; see `FeatureKDLoss`.
     public var featKDAlpha = 0.0
+    /// When the B-Step skips IB_MBM on batches with the gate open.
+    public var synergySkip = SynergySkipOptions()
     /// Stages, each an A-Step and a B-Step [num_stages], and the student epochs of each stage
     /// [student_epochs_per_stage]; nil gives every stage `student_epochs`.
     public var stages = 1
@@ -138,6 +140,7 @@ public struct ASIBOptions: Equatable, Sendable {
             synergyTemperature = try config.double("tau_syn")
         }
         kdCooldownEpochs = try config.int("kd_cooldown_epochs", default: 0)
+        synergySkip = try SynergySkipOptions(config: config)
         if let value = config[path: "kd_max_ratio"], !value.isNull {
             kdMaxRatio = try config.double("kd_max_ratio")
         }

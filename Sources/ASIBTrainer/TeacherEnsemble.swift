@@ -106,6 +106,26 @@ final class TeacherEnsemble {
         graphs(batch: batch)
     }
 
+    /// Returns the fraction of rows on which the first two teachers' top-1 classes differ,
+    /// from the logits of their last forward; 1 with fewer than two teachers.
+    func topOneDisagreement(batch: Int) -> Double {
+        let active = graphs(batch: batch)
+        guard active.count >= 2 else { return 1 }
+        let classes = models[0].classes
+        let first = active[0].logits.data
+        let second = active[1].logits.data
+        var differing = 0
+        for b in 0..<batch {
+            var top = (0, 0)
+            for k in 1..<classes {
+                if first[b * classes + k] > first[b * classes + top.0] { top.0 = k }
+                if second[b * classes + k] > second[b * classes + top.1] { top.1 = k }
+            }
+            if top.0 != top.1 { differing += 1 }
+        }
+        return Double(differing) / Double(max(batch, 1))
+    }
+
     /// Runs every teacher on `input`.
     func forwardAll(input: UnsafePointer<Float>, batch: Int) {
         for graph in graphs(batch: batch) { graph.forward(input: input, training: false) }

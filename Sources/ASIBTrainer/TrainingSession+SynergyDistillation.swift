@@ -70,11 +70,25 @@ extension TrainingSession {
         var certainty: [Double]?
         var synergyRows = 0
         let gateOpen = options.kdTarget.usesSynergy && synergy.gateOpen
+        var synergyRan = false
         if gateOpen {
             let synergyView = synergyInput
             if teachers.target == .teacher || synergyView != kdView {
                 teachers.forwardAll(input: synergyView, batch: batch)
             }
+            // The teachers' disagreement is measured on the synergy view; the original ASIB
+            // code uses the KD view, which is the same batch unless the two views differ.
+            let disagreement = teachers.topOneDisagreement(batch: batch)
+            let decision = settings.synergySkip.runsSynergy(
+                disagreement: disagreement, winRatio: synergyWinRatio, step: step
+            )
+            synergyRan = decision.runs
+            result.parts["disagree_mean"] = disagreement
+            result.parts["need_ibm_skip_ratio"] = decision.runs && !decision.probe ? 0 : 1
+            result.parts["probe_ratio"] = decision.probe ? 1 : 0
+        }
+        if synergyRan {
+            let synergyView = synergyInput
             synergy.load(
                 student: synergyQueryGraph(training: network, batch: batch),
                 teachers: teachers.allGraphs(batch: batch), batch: batch
@@ -96,6 +110,9 @@ extension TrainingSession {
                     for k in 0..<classes { target[row + k] = synergyLogits[row + k] }
                 }
                 synergyRows = choice.filter { $0 }.count
+                let win = Double(synergyRows) / Double(batch)
+                synergyWinRatio = 0.8 * synergyWinRatio + 0.2 * win
+                result.parts["auto_syn_win_ratio"] = win
             }
         }
 
@@ -120,7 +137,7 @@ extension TrainingSession {
         var kdValue = 0.0
         for b in 0..<batch { kdValue += weights.combined[b] * kd[b] }
         kdValue /= Double(max(selectedCount, 1))
-        let featureKD = gateOpen && synergy.appliesFeatureKD
+        let featureKD = synergyRan && synergy.appliesFeatureKD
             ? featureDistillation(
                 synergy: synergy, network: network, weights: weights.combined,
                 certainty: certainty ?? [], selected: selected, count: selectedCount
@@ -140,14 +157,14 @@ extension TrainingSession {
         // The hard clamp reports M and passes no gradient; the soft clamp scales both.
         let hardClamped = lossFactor == 0
         result.loss = hardClamped ? options.asib.lossClampMax : unclamped * lossFactor
-        result.parts = [
+        result.parts.merge([
             "gate_ratio": gateOpen ? 1 : 0,
             "kd_syn_ratio": Double(synergyRows) / Double(batch),
             "kd_sample_ratio": sampleRatio,
             "kd_clamp_ratio": kdScale < 0.999 ? 1 : 0,
             "loss_clamped": lossFactor < 1 ? 1 : 0,
             "kd_unc_w_mean": weights.uncertaintyMean,
-        ]
+        ]) { _, latest in latest }
         if certainty != nil { result.parts["cw_mean"] = weights.certaintyMean }
         if synergy.appliesFeatureKD { result.parts["fkd"] = featureKD?.value ?? 0 }
         guard result.loss.isFinite else { return result }

@@ -31,6 +31,9 @@ final class TrainingSession {
         : nil
     /// Noise of IB_MBM sampling and synergy-head dropout.
     var synergyRandom: RandomGenerator
+    /// Running share of rows whose `auto` choice took the synergy target
+    /// (`0.8 * previous + 0.2 * batch share`); feeds the IB_MBM skip rule.
+    var synergyWinRatio = 0.0
     /// The 1-based student epoch in progress, counted within its stage.
     var currentEpoch = 0
     /// The mixed batch `[C, B, H, W]` that the student trains on when mixing is on; `input`
