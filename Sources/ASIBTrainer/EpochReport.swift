@@ -12,10 +12,12 @@ public struct EpochReport {
     /// epoch means). The ASIB B-Step adds gate_ratio, kd_syn_ratio, kd_sample_ratio,
     /// kd_clamp_ratio, loss_clamped, kd_unc_w_mean and cw_mean (epoch means of batch values).
     ///
-    /// A-Step epochs: syn_acc (EMA of the synergy test accuracy in percent, -1 before the
-    /// first evaluation), syn_acc_raw (the accuracy of an evaluated epoch), loss, ce, kd,
-    /// cccp, ib_kld, cw_mean, train_acc (synergy head), tau, ib_beta, kd_open, synergy_only
-    /// and epoch_sec.
+    /// A-Step epochs report the synergy test accuracy in percent three ways: synergy_acc is
+    /// the accuracy evaluated in this epoch and is absent in epochs without an evaluation.
+    /// synergy_acc_ema is the EMA over evaluations (-1 before the first). syn_acc is
+    /// synergy_acc when present, else synergy_acc_ema, as the original's
+    /// teacher_ep{N}_syn_acc. They also report loss, ce, kd, cccp, ib_kld, cw_mean,
+    /// train_acc (synergy head), tau, ib_beta, kd_open, synergy_only and epoch_sec.
     ///
     /// Both phases add stage, the 1-based stage of the epoch.
     public let metrics: [String: Double]

@@ -43,13 +43,19 @@ extension TrainingSession {
             var metrics = try adaptationEpoch(
                 epoch, globalEpoch: globalEpoch, synergy: synergy, teachers: teachers
             )
+            var evaluated: Double?
             if (epoch + 1) % max(1, options.asib.evaluateEvery) == 0 {
                 let accuracy = evaluateSynergy(synergy: synergy, teachers: teachers)
                 synergy.recordAccuracy(accuracy)
                 stageBestSynergy = max(stageBestSynergy ?? accuracy, accuracy)
-                metrics["syn_acc_raw"] = accuracy
+                evaluated = accuracy
+                metrics["synergy_acc"] = accuracy
             }
-            metrics["syn_acc"] = synergy.accuracyEMA.map { 100 * $0 } ?? -1
+            // syn_acc follows the original's teacher_ep{N}_syn_acc: the accuracy evaluated in
+            // this epoch, else the EMA percentage of earlier evaluations, else -1.
+            let ema = synergy.accuracyEMA.map { 100 * $0 } ?? -1
+            metrics["synergy_acc_ema"] = ema
+            metrics["syn_acc"] = evaluated ?? ema
             metrics["stage"] = Double(stage)
             try onEpoch(EpochReport(phase: "teacher", epoch: globalEpoch + 1, metrics: metrics))
             try completed()
