@@ -15,6 +15,8 @@ extension ASIBOptions {
             )
         }
         queryFromAdapter = featureKey == "distill_feat"
+        featureKDAlpha = try config.double("feat_kd_alpha", default: 0)
+        featureKDAlphaInA = try config.double("feat_kd_alpha_in_a", default: 0)
         teacherFinetuning = try config.bool("use_teacher_finetuning", default: false)
 
         stages = try config.int("num_stages", default: 1)

@@ -79,6 +79,11 @@ public struct ASIBOptions: Equatable, Sendable {
     /// Whether the IB_MBM query is the student adapter output (`feat_kd_key: distill_feat`)
     /// rather than the student's pooled feature (`feat_2d`).
     public var queryFromAdapter = false
+    /// Feature-KD weights of the B-Step and the A-Step [feat_kd_alpha, feat_kd_alpha_in_a].
+    /// The A-Step computes its term when either is positive; this trainer has no B-Step
+    /// feature KD, so `feat_kd_alpha` only decides whether the A-Step reports `fkd`.
+    public var featureKDAlpha = 0.0
+    public var featureKDAlphaInA = 0.0
     /// Stages, each an A-Step and a B-Step [num_stages], and the student epochs of each stage
     /// [student_epochs_per_stage]; nil gives every stage `student_epochs`.
     public var stages = 1

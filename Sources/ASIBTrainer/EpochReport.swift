@@ -17,7 +17,8 @@ public struct EpochReport {
     /// synergy_acc_ema is the EMA over evaluations (-1 before the first). syn_acc is
     /// synergy_acc when present, else synergy_acc_ema, as the original's
     /// teacher_ep{N}_syn_acc. They also report loss, ce, kd, cccp, ib_kld, cw_mean,
-    /// train_acc (synergy head), tau, ib_beta, kd_open, synergy_only and epoch_sec.
+    /// train_acc (synergy head), tau, ib_beta, kd_open, synergy_only and epoch_sec, and fkd
+    /// (unweighted A-Step feature KD) when feature KD runs.
     ///
     /// Both phases add stage, the 1-based stage of the epoch.
     public let metrics: [String: Double]

@@ -91,6 +91,9 @@ public final class RunTrainer {
             try SynergyModule.checkTokenWidths(
                 options: options.asib, teacherWidths: teachers.models.map(\.features)
             )
+            try SynergyModule.checkFeatureKDWidth(
+                options: options.asib, studentWidth: student.features
+            )
         }
         let session = TrainingSession(
             options: options, student: student, teachers: teachers, train: data, test: splits.test

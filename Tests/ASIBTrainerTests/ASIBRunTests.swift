@@ -109,6 +109,40 @@ private let shortAStep = [
     #expect(teacher[2]["synergy_acc_ema"] == teacher[1]["synergy_acc_ema"])
 }
 
+@Test func aStepAddsWeightedFeatureKD() throws {
+    // The student adapter output (width 32) is the query and matches the IB_MBM width, so the
+    // A-Step adds 0.5 * FKD_A. In the synergy-only first epoch the loss is CE + 0.5 * FKD_A.
+    let overrides = [
+        "method=asib", "student_epochs=1", "++feat_kd_key=distill_feat", "++distill_out_dim=32",
+        "++feat_kd_alpha_in_a=0.5",
+    ]
+    let reports = try run(try composedOptions(overrides + shortAStep))
+    let first = reports[0].metrics
+    let featureKD = try #require(first["fkd"])
+    #expect(featureKD > 0)
+    #expect(first["synergy_only"] == 1)
+    let loss = try #require(first["loss"])
+    let ce = try #require(first["ce"])
+    #expect(abs(loss - (ce + 0.5 * featureKD)) < 1e-9 * max(1, loss))
+    #expect(reports[1].metrics["fkd"] != nil)
+}
+
+@Test func featureKDWidthMismatchIsRejected() throws {
+    // The pooled resnet8 feature (width 64) is the query and IB_MBM is 32 wide.
+    let overrides = [
+        "method=asib", "++use_distillation_adapter=false", "student_epochs=1",
+        "++feat_kd_alpha_in_a=0.5",
+    ]
+    let options = try composedOptions(overrides + shortAStep)
+    #expect {
+        try run(options)
+    } throws: { error in
+        let message = "\(error)"
+        return message.contains("feat_kd_alpha_in_a") && message.contains("ib_mbm_out_dim: 32")
+            && message.contains("width 64")
+    }
+}
+
 @Test func rungsDifferInBehaviour() throws {
     func firstStudentLoss(_ rung: String) throws -> (Double, [EpochReport]) {
         let overrides = ["method=asib_ablation_stage", "rung=\(rung)", "student_epochs=1"]
