@@ -12,8 +12,9 @@ public struct ASIBOptions: Equatable, Sendable {
     public var useIB = false
     public var ibBeta = 1e-3
     public var ibBetaWarmupEpochs = 0
-    /// IB_MBM width, heads, logvar clamp, minimum std [ib_mbm_out_dim, ib_mbm_n_head,
-    /// ib_mbm_logvar_clip, ib_mbm_min_std].
+    /// IB_MBM width d, heads, logvar clamp, minimum std [ib_mbm_out_dim, ib_mbm_n_head,
+    /// ib_mbm_logvar_clip, ib_mbm_min_std]. Without `ib_mbm_out_dim`, d is `distill_out_dim`
+    /// when the adapters are on and it is positive, else 512 (see `readStagesAndAdapters`).
     public var embed = 512
     public var heads = 1
     public var logvarClip = 6.0

@@ -1,9 +1,10 @@
+import ASIBConfig
 import Foundation
 import Testing
 @testable import ASIBTrainer
 
-// The A-Step feature-KD term FKD_A = mean_b [ cw_b * mean_d (s_bd - mu_bd)^2 ], its gradient
-// and its width rule.
+// The A-Step feature-KD term FKD_A = mean_b [ cw_b * mean_d (s_bd - mu_bd)^2 ], its gradient,
+// its width rule, and the IB_MBM width derived from distill_out_dim.
 
 @Test func featureKDMatchesHandComputedValue() {
     // Row 0: cw 0.5 * ((1 - 0)^2 + (2 - 0)^2) / 2 = 1.25. Row 1: 1 * ((0 - 1)^2 + (0 - 3)^2) / 2
@@ -212,4 +213,44 @@ private final class FeatureKDCase {
         )
         #expect(module.computesFeatureKD == expected, "\(alpha), \(alphaInA), width \(width)")
     }
+}
+
+// MARK: - IB_MBM width from distill_out_dim
+
+private func asibOptions(_ values: [String: ConfigValue]) throws -> ASIBOptions {
+    try ASIBOptions(config: .map(values))
+}
+
+@Test func ibmbmWidthFollowsDistillOutDim() throws {
+    let adapter: [String: ConfigValue] = [
+        "use_distillation_adapter": .bool(true), "distill_out_dim": .int(24),
+    ]
+    #expect(try asibOptions(adapter).embed == 24)
+    // A null ib_mbm_out_dim counts as unset.
+    #expect(try asibOptions(adapter.merging(["ib_mbm_out_dim": .null]) { $1 }).embed == 24)
+    // A set ib_mbm_out_dim wins.
+    #expect(try asibOptions(adapter.merging(["ib_mbm_out_dim": .int(32)]) { $1 }).embed == 32)
+    // Without the adapters, or with distill_out_dim 0 (the F / 4 default), d stays 512.
+    let off = adapter.merging(["use_distillation_adapter": .bool(false)]) { $1 }
+    #expect(try asibOptions(off).embed == 512)
+    let defaultWidth = adapter.merging(["distill_out_dim": .int(0)]) { $1 }
+    #expect(try asibOptions(defaultWidth).embed == 512)
+}
+
+private let repositoryRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+@Test func composedMethodsGiveDerivedIBMBMWidth() throws {
+    let composer = ConfigComposer(configRoot: repositoryRoot.appendingPathComponent("configs"))
+    func width(_ overrides: [String]) throws -> Int {
+        let composed = try composer.compose(primary: "base", overrides: overrides, source: "test")
+        return try TrainingOptions(config: composed.value).asib.embed
+    }
+    // The asib method file turns the adapters on and sets no IB_MBM width.
+    #expect(try width(["method=asib", "++distill_out_dim=24"]) == 24)
+    #expect(try width(["method=asib", "++distill_out_dim=24", "++ib_mbm_out_dim=40"]) == 40)
+    // asib_stage sets both widths to 512; an override of distill_out_dim alone leaves the
+    // file's ib_mbm_out_dim in place.
+    #expect(try width(["method=asib_stage"]) == 512)
+    #expect(try width(["method=asib_stage", "++distill_out_dim=64"]) == 512)
 }
