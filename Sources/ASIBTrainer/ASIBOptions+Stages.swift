@@ -15,7 +15,17 @@ extension ASIBOptions {
             )
         }
         queryFromAdapter = featureKey == "distill_feat"
-        featKDAlpha = try config.double("feat_kd_alpha", default: 0)
+        featureKDAlpha = try config.double("feat_kd_alpha", default: 0)
+        featureKDAlphaInA = try config.double("feat_kd_alpha_in_a", default: 0)
+        // The original ASIB code sets ib_mbm_out_dim = distill_out_dim before its config
+        // lock whenever the adapters are on and distill_out_dim > 0. Our lock hashes the
+        // composed config unchanged, so the trainer derives the width here instead, and only
+        // when no method file, rung file or override set ib_mbm_out_dim: base.yaml gives the
+        // key no default, so a present, non-null key was set on purpose and wins.
+        let widthSet = config[path: "ib_mbm_out_dim"].map { !$0.isNull } ?? false
+        if !widthSet && useDistillationAdapter && distillOutDim > 0 {
+            embed = distillOutDim
+        }
         teacherFinetuning = try config.bool("use_teacher_finetuning", default: false)
 
         stages = try config.int("num_stages", default: 1)
@@ -81,9 +91,9 @@ extension ASIBOptions {
                 allowed: "0 for the default width, or an integer >= 1"
             )
         }
-        if !(featKDAlpha >= 0) {
+        if !(featureKDAlpha >= 0) {
             throw TrainerError.invalidOption(
-                key: "feat_kd_alpha", value: "\(featKDAlpha)",
+                key: "feat_kd_alpha", value: "\(featureKDAlpha)",
                 allowed: "a number >= 0 (0 turns the B-Step feature-KD term off)"
             )
         }

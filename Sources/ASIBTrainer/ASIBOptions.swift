@@ -12,8 +12,9 @@ public struct ASIBOptions: Equatable, Sendable {
     public var useIB = false
     public var ibBeta = 1e-3
     public var ibBetaWarmupEpochs = 0
-    /// IB_MBM width, heads, logvar clamp, minimum std [ib_mbm_out_dim, ib_mbm_n_head,
-    /// ib_mbm_logvar_clip, ib_mbm_min_std].
+    /// IB_MBM width d, heads, logvar clamp, minimum std [ib_mbm_out_dim, ib_mbm_n_head,
+    /// ib_mbm_logvar_clip, ib_mbm_min_std]. Without `ib_mbm_out_dim`, d is `distill_out_dim`
+    /// when the adapters are on and it is positive, else 512 (see `readStagesAndAdapters`).
     public var embed = 512
     public var heads = 1
     public var logvarClip = 6.0
@@ -79,8 +80,11 @@ public struct ASIBOptions: Equatable, Sendable {
     /// Whether the IB_MBM query is the student adapter output (`feat_kd_key: distill_feat`)
     /// rather than the student's pooled feature (`feat_2d`).
     public var queryFromAdapter = false
-    /// Weight of the B-Step feature-KD term [feat_kd_alpha]; see `FeatureKDLoss`.
-    public var featKDAlpha = 0.0
+    /// Feature-KD weights of the B-Step (see `FeatureKDLoss`) and the A-Step
+    /// [feat_kd_alpha, feat_kd_alpha_in_a]. The A-Step computes its term when either is
+    /// positive.
+    public var featureKDAlpha = 0.0
+    public var featureKDAlphaInA = 0.0
     /// When the B-Step skips IB_MBM on batches with the gate open.
     public var synergySkip = SynergySkipOptions()
     /// Stages, each an A-Step and a B-Step [num_stages], and the student epochs of each stage

@@ -131,6 +131,32 @@ final class DistillationObjective {
     func step(learningRate: Double) {
         hint?.step(learningRate: learningRate)
     }
+
+    /// Named buffers that a resumed run needs: the FitNet regressor and its SGD momentum,
+    /// none for the other methods.
+    var resumeBuffers: [ResumeCheckpoint.Buffer] {
+        guard let hint else { return [] }
+        let store = hint.parameters
+        return [
+            .init(
+                name: "fitnet.regressor",
+                values: Array(UnsafeBufferPointer(start: store.values, count: store.count))
+            ),
+            .init(name: "fitnet.regressor.sgd", values: hint.optimiser.stateValues),
+        ]
+    }
+
+    /// Restores the buffers of `resumeBuffers` from `values`, keyed by buffer name. The
+    /// caller has checked that the names and sizes match.
+    func restoreBuffers(_ values: [String: [Float]]) {
+        guard let hint, let regressor = values["fitnet.regressor"],
+              let momentum = values["fitnet.regressor.sgd"]
+        else { return }
+        regressor.withUnsafeBufferPointer {
+            hint.parameters.values.update(from: $0.baseAddress!, count: hint.parameters.count)
+        }
+        hint.optimiser.stateValues = momentum
+    }
 }
 
 /// The FitNet regressor (1x1 convolution `[Ct, Cs]` with bias) and the hint buffers.

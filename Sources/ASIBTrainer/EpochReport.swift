@@ -16,10 +16,13 @@ public struct EpochReport {
     /// and fkd (the feature-KD term, 0 on batches where IB_MBM did not run) when that term
     /// applies.
     ///
-    /// A-Step epochs: syn_acc (EMA of the synergy test accuracy in percent, -1 before the
-    /// first evaluation), syn_acc_raw (the accuracy of an evaluated epoch), loss, ce, kd,
-    /// cccp, ib_kld, cw_mean, train_acc (synergy head), tau, ib_beta, kd_open, synergy_only
-    /// and epoch_sec.
+    /// A-Step epochs report the synergy test accuracy in percent three ways: synergy_acc is
+    /// the accuracy evaluated in this epoch and is absent in epochs without an evaluation.
+    /// synergy_acc_ema is the EMA over evaluations (-1 before the first). syn_acc is
+    /// synergy_acc when present, else synergy_acc_ema, as the original's
+    /// teacher_ep{N}_syn_acc. They also report loss, ce, kd, cccp, ib_kld, cw_mean,
+    /// train_acc (synergy head), tau, ib_beta, kd_open, synergy_only and epoch_sec, and fkd
+    /// (unweighted A-Step feature KD) when feature KD runs.
     ///
     /// Both phases add stage, the 1-based stage of the epoch.
     public let metrics: [String: Double]

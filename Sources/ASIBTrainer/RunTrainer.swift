@@ -92,6 +92,9 @@ public final class RunTrainer {
             try SynergyModule.checkTokenWidths(
                 options: options.asib, teacherWidths: teachers.models.map(\.features)
             )
+            try SynergyModule.checkFeatureKDWidth(
+                options: options.asib, studentWidth: student.features
+            )
         }
         let session = TrainingSession(
             options: options, student: student, teachers: teachers, train: data, test: splits.test
@@ -101,7 +104,7 @@ public final class RunTrainer {
         ) {
             Log.warning(
                 "B-Step feature KD skipped for the whole run",
-                ["feat_kd_alpha": options.asib.featKDAlpha, "reason": reason]
+                ["feat_kd_alpha": options.asib.featureKDAlpha, "reason": reason]
             )
         }
 

@@ -12,7 +12,7 @@ extension SynergyModule {
     /// IB_MBM's mean, so their widths must match. The original ASIB code skips the term
     /// silently on every batch when they differ; the trainer logs this reason once at start.
     static func featureKDSkipReason(options: ASIBOptions, studentWidth: Int) -> String? {
-        guard options.featKDAlpha > 0 else { return nil }
+        guard options.featureKDAlpha > 0 else { return nil }
         guard options.enabled else {
             return "IB_MBM is off (needs use_ib: true and teacher_adapt_epochs > 0)"
         }
@@ -31,7 +31,7 @@ extension SynergyModule {
     }
 
     /// Whether the B-Step adds the feature-KD term on batches where IB_MBM runs.
-    var appliesFeatureKD: Bool { options.featKDAlpha > 0 && queryWidth == options.embed }
+    var appliesFeatureKD: Bool { options.featureKDAlpha > 0 && queryWidth == options.embed }
 
     /// Writes the student feature rows `[B, D]` for the pooled feature `studentPooled` of the
     /// student's training forward: the student adapter output for `distill_feat`, else the

@@ -1,3 +1,4 @@
+import ASIBSupport
 import Foundation
 
 // Shapes: student query rows [B, Cs] (the pooled student feature, transposed); teacher
@@ -33,6 +34,9 @@ final class SynergyModule {
     let queryWidth: Int
     let tokenWidth: Int
     let teacherCount: Int
+    /// Whether the A-Step computes feature KD: a feature-KD weight is positive and the query
+    /// width equals the IB_MBM width.
+    let computesFeatureKD: Bool
     /// Query rows and teacher tokens of the last `load`.
     let query: Tensor
     let tokens: Tensor
@@ -72,6 +76,39 @@ final class SynergyModule {
         )
     }
 
+    /// Returns the width of the student's `feat_kd_key` feature, the IB_MBM query.
+    static func queryWidth(options: ASIBOptions, studentWidth: Int) -> Int {
+        guard options.useDistillationAdapter && options.queryFromAdapter else { return studentWidth }
+        return DistillationAdapter.widths(
+            features: studentWidth, outDim: options.distillOutDim, hiddenDim: options.distillHiddenDim
+        ).out
+    }
+
+    /// Checks that A-Step feature KD can run: it needs the query width to equal the IB_MBM
+    /// width d. The original ASIB code skips the term silently when they differ. Here a
+    /// positive `feat_kd_alpha_in_a` with unequal widths is an error, because that weight
+    /// would otherwise have no effect. With only `feat_kd_alpha` positive the term adds
+    /// nothing to the A-Step loss, so it is skipped with one log line.
+    static func checkFeatureKDWidth(options: ASIBOptions, studentWidth: Int) throws {
+        guard options.featureKDAlpha > 0 || options.featureKDAlphaInA > 0 else { return }
+        let width = queryWidth(options: options, studentWidth: studentWidth)
+        guard width != options.embed else { return }
+        let feature = options.queryFromAdapter ? "distill_feat" : "feat_2d"
+        if options.featureKDAlphaInA > 0 {
+            throw TrainerError.invalidOption(
+                key: "feat_kd_alpha_in_a", value: "\(options.featureKDAlphaInA)",
+                allowed: "0, or equal widths of the student feature (feat_kd_key: \(feature), "
+                    + "width \(width)) and IB_MBM (ib_mbm_out_dim: \(options.embed)); set "
+                    + "ib_mbm_out_dim to \(width), or use feat_kd_key: distill_feat with "
+                    + "distill_out_dim: \(options.embed)"
+            )
+        }
+        Log.notice(
+            "A-Step feature KD skipped: student feature and IB_MBM widths differ",
+            ["feat_kd_key": feature, "width": width, "ib_mbm_out_dim": options.embed]
+        )
+    }
+
     init(
         options: ASIBOptions, studentWidth: Int, teacherWidths: [Int], classes: Int, batch: Int,
         seed: UInt64
@@ -107,6 +144,8 @@ final class SynergyModule {
             studentAdapter = nil
         }
         queryWidth = studentAdapter?.outFeatures ?? studentWidth
+        computesFeatureKD = (options.featureKDAlpha > 0 || options.featureKDAlphaInA > 0)
+            && queryWidth == options.embed
         let shape = IBMBMShape(
             queryDim: queryWidth, keyValueDim: tokenWidth, tokens: teacherCount,
             embed: options.embed, heads: options.heads, logvarClip: options.logvarClip,

@@ -36,9 +36,7 @@ extension TrainingSession {
 
     /// Named buffers beyond the student and its optimiser that a resumed run needs: IB_MBM,
     /// the synergy head, the adapters, their AdamW states, the student adapter's B-Step
-    /// optimiser state and the EMA teacher.
-    /// NOTE: the FitNet regressor of `DistillationObjective` and its momentum are not stored,
-    /// so a resumed FitNet run starts them again from their initial state.
+    /// optimiser state, the EMA teacher, and the FitNet regressor and its momentum.
     func resumeBuffers() -> [ResumeCheckpoint.Buffer] {
         var buffers: [ResumeCheckpoint.Buffer] = []
         if let synergy {
@@ -59,6 +57,10 @@ extension TrainingSession {
             buffers.append(.init(name: "ema.parameters", values: Self.values(of: emaTeacher.model.parameters)))
             buffers.append(.init(name: "ema.statistics", values: Self.values(of: emaTeacher.model.statistics)))
             buffers.append(.init(name: "ema.steps", values: [Float(emaTeacher.steps)]))
+        }
+        // Only FitNet runs build the objective here, because the other methods store nothing.
+        if options.distillation.method == .fitnet {
+            buffers += objective.resumeBuffers
         }
         return buffers
     }
@@ -87,6 +89,9 @@ extension TrainingSession {
             Self.copy(values["ema.parameters"]!, into: emaTeacher.model.parameters)
             Self.copy(values["ema.statistics"]!, into: emaTeacher.model.statistics)
             emaTeacher.steps = Int(values["ema.steps"]![0])
+        }
+        if options.distillation.method == .fitnet {
+            objective.restoreBuffers(values)
         }
         return true
     }

@@ -150,7 +150,7 @@ extension TrainingSession {
             kdScale = min(1, ratio * max(result.ce, 1e-6) / max(kdValue, 1e-6))
         }
         result.kd = kdValue * kdScale
-        let featureAlpha = settings.featKDAlpha
+        let featureAlpha = settings.featureKDAlpha
         let unclamped = options.ceAlpha * result.ce + kdWeight * result.kd
             + featureAlpha * (featureKD?.value ?? 0)
         let lossFactor = lossClampFactor(unclamped)

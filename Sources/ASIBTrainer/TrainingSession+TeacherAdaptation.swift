@@ -10,8 +10,10 @@ import Foundation
 ///
 /// Per batch, with `p = synergy head(z)`, `cw_b = clamp(mean_e exp(-logvar_b), min_cw, 1)`:
 /// `L = w_syn * mean(cw * CE_eps(p, y)) + kd_alpha * mean(cw * tau^2 KL(s || p))
-///      + beta * KL_IB (+ CCCP)`.
-/// The first `synergy_only_epochs` use `L = mean CE(p, y)`. The KD term needs the synergy
+///      + beta * KL_IB + feat_kd_alpha_in_a * FKD_A (+ CCCP)`, FKD_A as in
+/// `FeatureDistillationLoss`.
+/// The first `synergy_only_epochs` use `L = mean CE(p, y) + feat_kd_alpha_in_a * FKD_A`.
+/// FKD_A keeps its certainty weights there, as in the original. The KD term needs the synergy
 /// gate open (EMA synergy accuracy >= enable_kd_after_syn_acc).
 ///
 /// Departures from the original, which the original's own configs intend: z is sampled
@@ -43,13 +45,19 @@ extension TrainingSession {
             var metrics = try adaptationEpoch(
                 epoch, globalEpoch: globalEpoch, synergy: synergy, teachers: teachers
             )
+            var evaluated: Double?
             if (epoch + 1) % max(1, options.asib.evaluateEvery) == 0 {
                 let accuracy = evaluateSynergy(synergy: synergy, teachers: teachers)
                 synergy.recordAccuracy(accuracy)
                 stageBestSynergy = max(stageBestSynergy ?? accuracy, accuracy)
-                metrics["syn_acc_raw"] = accuracy
+                evaluated = accuracy
+                metrics["synergy_acc"] = accuracy
             }
-            metrics["syn_acc"] = synergy.accuracyEMA.map { 100 * $0 } ?? -1
+            // syn_acc follows the original's teacher_ep{N}_syn_acc: the accuracy evaluated in
+            // this epoch, else the EMA percentage of earlier evaluations, else -1.
+            let ema = synergy.accuracyEMA.map { 100 * $0 } ?? -1
+            metrics["synergy_acc_ema"] = ema
+            metrics["syn_acc"] = evaluated ?? ema
             metrics["stage"] = Double(stage)
             try onEpoch(EpochReport(phase: "teacher", epoch: globalEpoch + 1, metrics: metrics))
             try completed()
@@ -144,10 +152,10 @@ extension TrainingSession {
                 classes: classes
             )
         }
-        let weighted = !synergyOnly
-        let certainty = weighted
-            ? synergy.certainty(batch: batch).map { min(max($0, settings.minCertaintyWeight), 1) }
-            : [Double](repeating: 1, count: batch)
+        let clampedCertainty = synergy.certainty(batch: batch).map {
+            min(max($0, settings.minCertaintyWeight), 1)
+        }
+        let certainty = synergyOnly ? [Double](repeating: 1, count: batch) : clampedCertainty
         let synergyWeight = synergyOnly ? 1 : settings.synergyCEAlpha
 
         // KD of the student into the synergy logits, and its CCCP copy.
@@ -174,12 +182,22 @@ extension TrainingSession {
         let ceMean = zip(certainty, ce).reduce(0) { $0 + $1.0 * $1.1 } / n
         let kdMean = zip(certainty, kd).reduce(0) { $0 + $1.0 * $1.1 } / n
         let cccp = cccpWeight * kd.reduce(0, +) / n
+        // Feature KD weighs by the clamped certainty in every epoch, the synergy-only
+        // epochs included, as the original does.
+        let featureKD = synergy.computesFeatureKD
+            ? FeatureDistillationLoss.forward(
+                student: synergy.query.data, mu: synergy.block.mu.data, weights: clampedCertainty,
+                batch: batch, features: settings.embed
+            )
+            : 0
         var step = AdaptationStep()
         step.values = [
-            "loss": synergyWeight * ceMean + options.kdAlpha * kdMean + ibWeight * kl + cccp,
+            "loss": synergyWeight * ceMean + options.kdAlpha * kdMean + ibWeight * kl + cccp
+                + settings.featureKDAlphaInA * featureKD,
             "ce": ceMean, "kd": kdMean, "ib_kld": kl, "cccp": cccp,
             "cw_mean": certainty.reduce(0, +) / n,
         ]
+        if synergy.computesFeatureKD { step.values["fkd"] = featureKD }
         step.correct = countCorrect(logits, batch: batch)
         guard step.loss.isFinite else { return step }
 
@@ -209,6 +227,13 @@ extension TrainingSession {
                 logvarGradient: synergy.block.logvarGradient.data, mu: synergy.block.mu.data,
                 logvar: synergy.block.logvar.data, beta: ibWeight, batch: batch,
                 features: settings.embed
+            )
+        }
+        if synergy.computesFeatureKD && settings.featureKDAlphaInA > 0 {
+            FeatureDistillationLoss.backward(
+                muGradient: synergy.block.muGradient.data, student: synergy.query.data,
+                mu: synergy.block.mu.data, weights: clampedCertainty,
+                scale: settings.featureKDAlphaInA, batch: batch, features: settings.embed
             )
         }
         synergy.backwardAndStep(logitGradient: logitGradient.data, batch: batch)

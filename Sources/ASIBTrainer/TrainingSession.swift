@@ -113,7 +113,7 @@ final class TrainingSession {
     }
 
     /// The distillation terms, built on first use from the full-batch graphs.
-    private lazy var objective = DistillationObjective(
+    lazy var objective = DistillationObjective(
         options: options, student: graph(batch: options.batchSize),
         teacher: teachers?.featureGraph(batch: options.batchSize), seed: options.seed &+ 2
     )

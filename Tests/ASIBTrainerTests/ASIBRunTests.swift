@@ -68,12 +68,79 @@ private let shortAStep = [
     }
     // Evaluated after epoch 1, so epoch 2 trains with the gate open and the KL term on.
     #expect(try #require(first["syn_acc"]) > 10)
+    #expect(first["syn_acc_raw"] == nil)
+    // Both epochs evaluate: syn_acc is that epoch's accuracy, and the EMA starts at the first
+    // accuracy and then moves by synergy_ema_alpha 0.8.
+    let second = reports[1].metrics
+    let firstAccuracy = try #require(first["synergy_acc"])
+    let secondAccuracy = try #require(second["synergy_acc"])
+    #expect(first["syn_acc"] == firstAccuracy)
+    #expect(second["syn_acc"] == secondAccuracy)
+    #expect(abs(try #require(first["synergy_acc_ema"]) - firstAccuracy) < 1e-9)
+    let ema = 0.8 * firstAccuracy + 0.2 * secondAccuracy
+    #expect(abs(try #require(second["synergy_acc_ema"]) - ema) < 1e-9)
     #expect(reports[1].metrics["kd_open"] == 1)
     #expect(try #require(reports[1].metrics["kd"]) > 0)
     let student = reports[2].metrics
     #expect(student["gate_ratio"] == 1)
     #expect(try #require(student["kd_syn_ratio"]) > 0)
     #expect(student["cw_mean"] != nil)
+}
+
+@Test func aStepAccuracyWithoutEvaluation() throws {
+    // Three A-Step epochs evaluated every second epoch: epoch 1 has no accuracy yet, epoch 2
+    // evaluates, and epoch 3 reports the EMA percentage of that evaluation as syn_acc.
+    let overrides = [
+        "method=asib", "++use_distillation_adapter=false", "student_epochs=1",
+        "++teacher_adapt_epochs=3", "++synergy_only_epochs=3", "++teacher_eval_every=2",
+        "++ib_mbm_out_dim=32", "++ib_mbm_n_head=4",
+    ]
+    let teacher = try run(try composedOptions(overrides)).filter { $0.phase == "teacher" }
+        .map(\.metrics)
+    try #require(teacher.count == 3)
+    #expect(teacher[0]["synergy_acc"] == nil)
+    #expect(teacher[0]["synergy_acc_ema"] == -1)
+    #expect(teacher[0]["syn_acc"] == -1)
+    let evaluated = try #require(teacher[1]["synergy_acc"])
+    #expect(teacher[1]["syn_acc"] == evaluated)
+    #expect(abs(try #require(teacher[1]["synergy_acc_ema"]) - evaluated) < 1e-9)
+    #expect(teacher[2]["synergy_acc"] == nil)
+    #expect(teacher[2]["syn_acc"] == teacher[1]["synergy_acc_ema"])
+    #expect(teacher[2]["synergy_acc_ema"] == teacher[1]["synergy_acc_ema"])
+}
+
+@Test func aStepAddsWeightedFeatureKD() throws {
+    // The student adapter output (width 32) is the query and matches the IB_MBM width, so the
+    // A-Step adds 0.5 * FKD_A. In the synergy-only first epoch the loss is CE + 0.5 * FKD_A.
+    let overrides = [
+        "method=asib", "student_epochs=1", "++feat_kd_key=distill_feat", "++distill_out_dim=32",
+        "++feat_kd_alpha_in_a=0.5",
+    ]
+    let reports = try run(try composedOptions(overrides + shortAStep))
+    let first = reports[0].metrics
+    let featureKD = try #require(first["fkd"])
+    #expect(featureKD > 0)
+    #expect(first["synergy_only"] == 1)
+    let loss = try #require(first["loss"])
+    let ce = try #require(first["ce"])
+    #expect(abs(loss - (ce + 0.5 * featureKD)) < 1e-9 * max(1, loss))
+    #expect(reports[1].metrics["fkd"] != nil)
+}
+
+@Test func featureKDWidthMismatchIsRejected() throws {
+    // The pooled resnet8 feature (width 64) is the query and IB_MBM is 32 wide.
+    let overrides = [
+        "method=asib", "++use_distillation_adapter=false", "student_epochs=1",
+        "++feat_kd_alpha_in_a=0.5",
+    ]
+    let options = try composedOptions(overrides + shortAStep)
+    #expect {
+        try run(options)
+    } throws: { error in
+        let message = "\(error)"
+        return message.contains("feat_kd_alpha_in_a") && message.contains("ib_mbm_out_dim: 32")
+            && message.contains("width 64")
+    }
 }
 
 @Test func rungsDifferInBehaviour() throws {

@@ -235,5 +235,5 @@ private func mixedWidthOptions() throws -> TrainingOptions {
     #expect(reports.map(\.phase) == ["teacher", "student"])
     let teacher = try #require(reports.first).metrics
     #expect(try #require(teacher["loss"]).isFinite)
-    #expect(try #require(teacher["syn_acc_raw"]) >= 0)
+    #expect(try #require(teacher["synergy_acc"]) >= 0)
 }

@@ -77,6 +77,48 @@ func featureMethodRunReportsItsTerm(_ method: DistillationMethod) throws {
     #expect(abs(try #require(metrics["loss"]) - (0.5 * ce + 0.5 * kd + beta * term)) < 1e-3)
 }
 
+private struct StopAfterEpoch: Error {}
+
+@Test func fitnetResumeMatchesUninterruptedRun() throws {
+    var options = try distillationOptions(.fitnet)
+    options.epochs = 2
+    func trainer(_ folder: URL) throws -> RunTrainer {
+        let trainer = try RunTrainer(options: options, runDirectory: folder)
+        trainer.resumeKey = "fitnet"
+        return trainer
+    }
+    var straight: [EpochReport] = []
+    let straightOutcome = try trainer(temporaryFolder()).train { straight.append($0) }
+
+    // Stop when epoch 2 reports, so resume.bin contains the state after epoch 1.
+    let folder = temporaryFolder()
+    #expect(throws: StopAfterEpoch.self) {
+        _ = try trainer(folder).train { report in
+            if report.epoch == 2 { throw StopAfterEpoch() }
+        }
+    }
+    let saved = try ResumeCheckpoint.load(
+        path: folder.appendingPathComponent(ResumeCheckpoint.fileName).path
+    )
+    let names = saved.buffers.map(\.name)
+    #expect(names.contains("fitnet.regressor"))
+    #expect(names.contains("fitnet.regressor.sgd"))
+
+    var resumed: [EpochReport] = []
+    let resumedOutcome = try trainer(folder).train { resumed.append($0) }
+    #expect(resumed.map(\.epoch) == [2])
+    // The hint depends on the trained regressor, so it repeats only if the regressor and its
+    // momentum were restored.
+    let expected = try #require(straight.last).metrics
+    let got = try #require(resumed.first).metrics
+    for name in ["loss", "ce", "kd", "hint", "acc"] {
+        #expect(got[name] == expected[name], "metric \(name)")
+    }
+    let straightModel = try Checkpoint.load(path: straightOutcome.checkpoint.path)
+    let resumedModel = try Checkpoint.load(path: resumedOutcome.checkpoint.path)
+    #expect(straightModel == resumedModel)
+}
+
 /// Composes `configs/base.yaml` with a method and a teacher, as a student run of a sweep.
 private func composedOptions(_ method: String, _ extra: [String] = []) throws -> TrainingOptions {
     let composer = ConfigComposer(configRoot: repositoryRoot.appendingPathComponent("configs"))

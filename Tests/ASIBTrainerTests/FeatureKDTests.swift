@@ -68,7 +68,7 @@ private final class FeatureKDCase {
         options.useDistillationAdapter = adapter
         options.distillOutDim = 5
         options.queryFromAdapter = adapter
-        options.featKDAlpha = 0.2
+        options.featureKDAlpha = 0.2
         module = SynergyModule(
             options: options, studentWidth: studentWidth, teacherWidths: [5, 5], classes: 4,
             batch: batch, seed: 51
@@ -141,7 +141,7 @@ func featureKDReachesBackboneParameters(_ name: String) throws {
     options.useDistillationAdapter = true
     options.distillOutDim = 5
     options.queryFromAdapter = true
-    options.featKDAlpha = 0.2
+    options.featureKDAlpha = 0.2
     let module = SynergyModule(
         options: options, studentWidth: 64, teacherWidths: [5, 5], classes: 3, batch: 4, seed: 63
     )
@@ -194,7 +194,7 @@ func featureKDReachesBackboneParameters(_ name: String) throws {
     options.useIB = true
     options.teacherAdaptEpochs = 1
     options.embed = 16
-    options.featKDAlpha = 0.5
+    options.featureKDAlpha = 0.5
     // feat_2d: a pooled width of 64 never matches 16.
     let pooledReason = SynergyModule.featureKDSkipReason(options: options, studentWidth: 64)
     #expect(pooledReason?.contains("feat_2d") == true)
@@ -211,9 +211,9 @@ func featureKDReachesBackboneParameters(_ name: String) throws {
     options.distillOutDim = 16
     #expect(SynergyModule.featureKDSkipReason(options: options, studentWidth: 64) == nil)
     // Without the term there is nothing to skip. Without IB_MBM the term never applies.
-    options.featKDAlpha = 0
+    options.featureKDAlpha = 0
     #expect(SynergyModule.featureKDSkipReason(options: options, studentWidth: 64) == nil)
-    options.featKDAlpha = 0.5
+    options.featureKDAlpha = 0.5
     options.useIB = false
     #expect(SynergyModule.featureKDSkipReason(options: options, studentWidth: 64)?.contains("use_ib") == true)
 }
