@@ -47,6 +47,14 @@ extension TrainingSession {
                     buffers.append(.init(name: name, values: optimiser.stateValues))
                 }
             }
+            // The running synergy win ratio of the IB_MBM skip rule, as the two 32-bit
+            // halves of its Float64 bit pattern, so that it is restored exactly.
+            let bits = synergyWinRatio.bitPattern
+            buffers.append(.init(
+                name: "synergy.win_ratio",
+                values: [Float(bitPattern: UInt32(truncatingIfNeeded: bits >> 32)),
+                         Float(bitPattern: UInt32(truncatingIfNeeded: bits))]
+            ))
         }
         if let studentAdapterOptimiser {
             buffers.append(
@@ -81,6 +89,8 @@ extension TrainingSession {
                     optimiser.stateValues = values[name]!
                 }
             }
+            let halves = values["synergy.win_ratio"]!.map { UInt64($0.bitPattern) }
+            synergyWinRatio = Double(bitPattern: halves[0] << 32 | halves[1])
         }
         if let studentAdapterOptimiser {
             studentAdapterOptimiser.stateValues = values["adapter.student.b_step"]!

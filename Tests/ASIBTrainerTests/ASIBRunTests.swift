@@ -56,7 +56,11 @@ private let shortAStep = [
 @Test func asibStreamsTeacherThenStudentEpochs() throws {
     // The teachers' pooled features are the tokens here. The `asib` method file's untrained
     // random adapters (width 16) leave the synergy head near chance after one short epoch.
-    let overrides = ["method=asib", "++use_distillation_adapter=false"]
+    // Both teachers load the same checkpoint and always agree, so the IB_MBM skip rule is
+    // turned off to run IB_MBM on every batch.
+    let overrides = [
+        "method=asib", "++use_distillation_adapter=false", "++skip_syn_disagree_thr=0",
+    ]
     let reports = try run(try composedOptions(overrides + shortAStep))
     #expect(reports.map(\.phase) == ["teacher", "teacher", "student", "student"])
     #expect(reports.map(\.epoch) == [1, 2, 1, 2])
@@ -145,7 +149,12 @@ private let shortAStep = [
 
 @Test func rungsDifferInBehaviour() throws {
     func firstStudentLoss(_ rung: String) throws -> (Double, [EpochReport]) {
-        let overrides = ["method=asib_ablation_stage", "rung=\(rung)", "student_epochs=1"]
+        // The two teachers share a checkpoint and always agree; without the IB_MBM skip
+        // rule the B-Step runs IB_MBM, so the A-Step differences of the rungs reach it.
+        let overrides = [
+            "method=asib_ablation_stage", "rung=\(rung)", "student_epochs=1",
+            "++skip_syn_disagree_thr=0",
+        ]
         let reports = try run(try composedOptions(overrides + shortAStep))
         let student = try #require(reports.first { $0.phase == "student" })
         return (try #require(student.metrics["loss"]), reports)
@@ -198,4 +207,91 @@ private let shortAStep = [
     }
     #expect(twoView["mix_lambda_mean"] == plain["mix_lambda_mean"])
     #expect(twoView["kd"] != plain["kd"])
+}
+
+@Test(arguments: [
+    // (disagreement, win ratio, step, probe period) -> (runs, probe)
+    (0.10, 0.00, 3, 0, false, false),
+    (0.20, 0.00, 3, 0, true, false),
+    (0.10, 0.06, 3, 0, true, false),
+    (0.10, 0.00, 200, 100, true, true),
+    (0.10, 0.00, 201, 100, false, false),
+    (0.20, 0.00, 200, 100, true, false),
+])
+func synergySkipDecision(
+    disagreement: Double, winRatio: Double, step: Int, probeEvery: Int, runs: Bool, probe: Bool
+) {
+    var options = SynergySkipOptions()
+    options.probeEvery = probeEvery
+    let decision = options.runsSynergy(disagreement: disagreement, winRatio: winRatio, step: step)
+    #expect(decision.runs == runs)
+    #expect(decision.probe == probe)
+}
+
+@Test func synergySkipWithAgreeingTeachers() throws {
+    // Both teachers load the same checkpoint, so they never disagree and, with a win-ratio
+    // threshold no ratio reaches, every gate-open batch skips IB_MBM unless it is probed.
+    let base = ["method=asib", "++use_distillation_adapter=false", "++skip_syn_win_thr=2"]
+    let skipped = try run(try composedOptions(base + shortAStep + ["++synergy_probe_every=0"]))
+        .filter { $0.phase == "student" }.map(\.metrics)
+    try #require(skipped.count == 2)
+    for metrics in skipped {
+        #expect(metrics["gate_ratio"] == 1)
+        #expect(metrics["disagree_mean"] == 0)
+        #expect(metrics["need_ibm_skip_ratio"] == 1)
+        #expect(metrics["probe_ratio"] == 0)
+        #expect(metrics["kd_syn_ratio"] == 0)
+        #expect(metrics["cw_mean"] == nil)
+    }
+    let probed = try run(try composedOptions(base + shortAStep + ["++synergy_probe_every=1"]))
+        .filter { $0.phase == "student" }.map(\.metrics)
+    try #require(probed.count == 2)
+    for metrics in probed {
+        #expect(metrics["need_ibm_skip_ratio"] == 0)
+        #expect(metrics["probe_ratio"] == 1)
+        #expect(metrics["cw_mean"] != nil)
+    }
+}
+
+@Test func mixedTeacherWidthsFailBeforeTraining() throws {
+    // resnet8 (pooled width 64) and mobilenetv2_x0_5 (1280) with the default F / 4 adapter
+    // widths: the trainer's constructor, which the launch check runs, rejects the pair.
+    let teachers = [
+        "method=asib", "model/teacher@teacher1=resnet8",
+        "model/teacher@teacher2=mobilenetv2_x0_5", "+teacher1_ckpt=/absent/t1.bin",
+        "+teacher2_ckpt=/absent/t2.bin",
+    ]
+    let options = try composedOptions(teachers, teachers: false)
+    do {
+        _ = try RunTrainer(options: options, runDirectory: temporaryFolder())
+        Issue.record("mixed teacher widths were accepted")
+    } catch let error as TrainerError {
+        #expect(error.description.contains("distill_out_dim"))
+        #expect(error.description.contains("not set"))
+        #expect(error.description.contains("[64, 1280]"))
+        #expect(error.exitCode == 64)
+    }
+    let fixed = try composedOptions(teachers + ["++distill_out_dim=16"], teachers: false)
+    _ = try RunTrainer(options: fixed, runDirectory: temporaryFolder())
+}
+
+@Test(arguments: [
+    ("++distill_out_dim=100000000", "distill_out_dim"),
+    ("++distill_hidden_dim=9223372036854775807", "distill_hidden_dim"),
+    ("++num_stages=1000000000", "num_stages"),
+    ("++ib_mbm_out_dim=100000000", "ib_mbm_out_dim"),
+])
+func oversizedSettingIsRejected(_ override: String, _ key: String) throws {
+    let overrides = [
+        "method=asib", "model/teacher@teacher1=resnet8", "model/teacher@teacher2=resnet8",
+        "+teacher1_ckpt=/absent/t1.bin", "+teacher2_ckpt=/absent/t2.bin", override,
+    ]
+    do {
+        let options = try composedOptions(overrides, teachers: false)
+        _ = try RunTrainer(options: options, runDirectory: temporaryFolder())
+        Issue.record("\(override) was accepted")
+    } catch let error as TrainerError {
+        #expect(error.description.contains(key))
+        #expect(error.exitCode == 64)
+    }
 }

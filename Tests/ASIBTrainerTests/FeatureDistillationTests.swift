@@ -17,7 +17,7 @@ import Testing
     #expect(abs(value - 3.125) < 1e-12)
 }
 
-@Test func featureKDGradientMatchesFiniteDifferences() {
+@Test func aStepFeatureKDGradientMatchesFiniteDifferences() {
     let batch = 3
     let features = 5
     let student = GradientCheck.random(batch * features, seed: 41)

@@ -28,7 +28,7 @@ import Testing
     #expect(FeatureKDLoss.certaintyWeights([1, 10], selected: [true, true]) == [0.5, 1.5])
 }
 
-@Test func featureKDGradientMatchesFiniteDifferences() {
+@Test func bStepFeatureKDGradientMatchesFiniteDifferences() {
     let (batch, width) = (4, 5)
     let student = Tensor(shape: [batch, width], values: GradientCheck.random(batch * width, seed: 41))
     let mean = GradientCheck.random(batch * width, seed: 42)

@@ -109,6 +109,8 @@ private func distillationOptions(
         "+teacher1_ckpt=\(checkpoint)", "+teacher2_ckpt=\(try resNetCheckpoint.get())",
         "++teacher_adapt_epochs=1", "++synergy_only_epochs=1", "++teacher_eval_every=1",
         "++kd_cooldown_epochs=0", "++ib_mbm_out_dim=32", "++ib_mbm_n_head=4",
+        // Teachers of widths 1280 and 64 need one adapter output width for their tokens.
+        "++distill_out_dim=32",
     ]
     let composed = try composer.compose(primary: "base", overrides: overrides, source: "test")
     let options = try TrainingOptions(config: composed.value)
