@@ -84,7 +84,7 @@ extension TrainingSession {
             )
             synergyRan = decision.runs
             result.parts["disagree_mean"] = disagreement
-            result.parts["need_ibm_skip_ratio"] = decision.runs && !decision.probe ? 0 : 1
+            result.parts["need_ibm_skip_ratio"] = decision.runs ? 0 : 1
             result.parts["probe_ratio"] = decision.probe ? 1 : 0
         }
         if synergyRan {
