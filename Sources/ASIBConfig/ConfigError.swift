@@ -33,7 +33,8 @@ public enum ConfigError: ReportableError, Equatable {
         case .wrongType(let key, let value, let expected, let origin):
             let place = origin.map { " (set at \($0))" } ?? ""
             return "invalid value '\(value.displayText)' for '\(key)'\(place): "
-                + "expected \(expected), got \(value.typeName)"
+                + "expected \(expected), got \(value.typeName); give '\(key)' a value of type "
+                + "\(expected)"
         case .unreadableFile(let path, let reason):
             return "cannot read config file '\(path)': \(reason)"
         case .yamlSyntax(let file, let line, let column, let problem):

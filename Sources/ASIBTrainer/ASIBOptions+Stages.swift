@@ -5,6 +5,14 @@ extension ASIBOptions {
         useDistillationAdapter = try config.bool("use_distillation_adapter", default: false)
         distillOutDim = try config.int("distill_out_dim", default: 0)
         distillHiddenDim = try config.int("distill_hidden_dim", default: 0)
+        // Checked here, before the IB_MBM width derived from distill_out_dim below.
+        for (key, width) in [("distill_out_dim", distillOutDim), ("distill_hidden_dim", distillHiddenDim)]
+        where !(0...Self.maxWidth).contains(width) {
+            throw TrainerError.invalidOption(
+                key: key, value: "\(width)",
+                allowed: "0 for the default width, or an integer from 1 to \(Self.maxWidth)"
+            )
+        }
         trainDistillAdapters = try config.bool("train_distill_adapter_only", default: false)
         let featureKey = try config.string("feat_kd_key", default: "feat_2d")
         guard featureKey == "feat_2d" || featureKey == "distill_feat" else {
@@ -43,18 +51,23 @@ extension ASIBOptions {
         guard let value = config[path: key], !value.isNull else { return nil }
         guard let list = value.listValue else {
             throw TrainerError.invalidOption(
-                key: key, value: "\(value)", allowed: "a list of integers, e.g. [2, 2]"
+                key: key, value: value.displayText, allowed: "a list of integers, e.g. [2, 2]"
             )
         }
         return try list.map { item in
             guard let number = item.intValue else {
                 throw TrainerError.invalidOption(
-                    key: key, value: "\(item)", allowed: "a list of integers, e.g. [2, 2]"
+                    key: key, value: item.displayText, allowed: "a list of integers, e.g. [2, 2]"
                 )
             }
             return number
         }
     }
+
+    /// Upper bounds that keep a mistyped value from allocating more memory than any machine
+    /// has: stages, and the adapter and IB_MBM widths.
+    static let maxStages = 1000
+    static let maxWidth = 65_536
 
     /// Checks the stage, adapter and freeze settings; `studentEpochs` is `student_epochs`.
     func validateStages(studentEpochs: Int) throws {
@@ -65,9 +78,10 @@ extension ASIBOptions {
                     + "distillation adapters are trained with train_distill_adapter_only: true"
             )
         }
-        if stages < 1 {
+        if !(1...Self.maxStages).contains(stages) {
             throw TrainerError.invalidOption(
-                key: "num_stages", value: "\(stages)", allowed: "an integer >= 1"
+                key: "num_stages", value: "\(stages)",
+                allowed: "an integer from 1 to \(Self.maxStages)"
             )
         }
         if let list = studentEpochsPerStage {
@@ -83,13 +97,6 @@ extension ASIBOptions {
                     key: "student_epochs_per_stage", value: "\(bad)", allowed: "integers >= 1"
                 )
             }
-        }
-        if distillOutDim < 0 || distillHiddenDim < 0 {
-            throw TrainerError.invalidOption(
-                key: distillOutDim < 0 ? "distill_out_dim" : "distill_hidden_dim",
-                value: "\(min(distillOutDim, distillHiddenDim))",
-                allowed: "0 for the default width, or an integer >= 1"
-            )
         }
         if !(featureKDAlpha >= 0) {
             throw TrainerError.invalidOption(

@@ -162,12 +162,25 @@ public struct ASIBOptions: Equatable, Sendable {
         cccpAlpha = try config.double("cccp_alpha", default: cccpAlpha)
         cccpRampEpochs = try config.int("cccp_ramp_epochs", default: cccpRampEpochs)
         useLossClamp = try config.bool("use_loss_clamp", default: false)
-        softLossClamp = try config.string("loss_clamp_mode", default: "soft") == "soft"
+        let clampMode = try config.string("loss_clamp_mode", default: "soft")
+        guard clampMode == "soft" || clampMode == "hard" else {
+            throw TrainerError.invalidOption(
+                key: "loss_clamp_mode", value: clampMode,
+                allowed: "soft (scale the loss down to loss_clamp_max) or hard (cap it there)"
+            )
+        }
+        softLossClamp = clampMode == "soft"
         lossClampMax = try config.double("loss_clamp_max", default: lossClampMax)
     }
 
     func validate() throws {
         guard enabled else { return }
+        if !(1...Self.maxWidth).contains(embed) {
+            throw TrainerError.invalidOption(
+                key: "ib_mbm_out_dim", value: "\(embed)",
+                allowed: "an integer from 1 to \(Self.maxWidth)"
+            )
+        }
         if heads < 1 || embed % heads != 0 {
             throw TrainerError.invalidOption(
                 key: "ib_mbm_n_head", value: "\(heads)",

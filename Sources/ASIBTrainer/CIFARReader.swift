@@ -46,7 +46,8 @@ public enum CIFARReader {
         )
     }
 
-    /// Returns the training and test file paths, or throws naming the missing ones.
+    /// Returns the training and test file paths, or throws naming the missing ones and the
+    /// first file whose size is not a whole number of records. Labels are checked on load.
     static func checkFiles(
         _ variant: Variant, root: String
     ) throws -> (train: [String], test: [String]) {
@@ -62,7 +63,21 @@ public enum CIFARReader {
                 fix: "download the binary version and set dataset.root to its folder"
             )
         }
+        let recordSize = variant.labelBytes + imageBytes
+        for path in expected {
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size])
+                .flatMap { $0 as? Int } ?? 0
+            guard size > 0, size % recordSize == 0 else {
+                throw TrainerError.datasetMalformed(path: path, problem: sizeProblem(size, variant))
+            }
+        }
         return (trainPaths, testPaths)
+    }
+
+    private static func sizeProblem(_ size: Int, _ variant: Variant) -> String {
+        let recordSize = variant.labelBytes + imageBytes
+        return "size \(size) bytes is not a positive multiple of the \(recordSize)-byte "
+            + "\(variant.rawValue) record"
     }
 
     static func split(_ variant: Variant, paths: [String], limit: Int) throws -> ImageDataset {
@@ -73,9 +88,7 @@ public enum CIFARReader {
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
             guard data.count > 0, data.count % recordSize == 0 else {
                 throw TrainerError.datasetMalformed(
-                    path: path,
-                    problem: "size \(data.count) bytes is not a positive multiple of the "
-                        + "\(recordSize)-byte \(variant.rawValue) record"
+                    path: path, problem: sizeProblem(data.count, variant)
                 )
             }
             try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in

@@ -38,6 +38,9 @@ public struct ResNetArchitecture: Equatable, Sendable {
         mobileNetV2 = settings
     }
 
+    /// Width of the pooled feature: a MobileNetV2's last channel, else the last stage width.
+    public var featureWidth: Int { mobileNetV2?.lastChannel ?? stageWidths.last! }
+
     /// `resnet8/14/20/32/56` (stem 16, widths 16/32/64) and `resnet8x4/32x4` (stem 32, widths
     /// 64/128/256); a depth d has (d - 2) / 6 blocks per stage. `wrn_16_2` and `wrn_40_2` are
     /// Wide ResNets of depth d and widening factor k = 2 (stem 16, widths 32/64/128) with

@@ -26,6 +26,15 @@ public final class RunTrainer {
             : []
         try Self.validate(options)
         try options.asib.validateStages(studentEpochs: options.epochs)
+        // Width rules of IB_MBM, checked here so that a launch rejects them before training.
+        if options.asib.enabled && !teacherArchitectures.isEmpty {
+            try SynergyModule.checkTokenWidths(
+                options: options.asib, teacherWidths: teacherArchitectures.map(\.featureWidth)
+            )
+            try SynergyModule.checkFeatureKDWidth(
+                options: options.asib, studentWidth: architecture.featureWidth
+            )
+        }
     }
 
     private static func validate(_ options: TrainingOptions) throws {
@@ -88,14 +97,6 @@ public final class RunTrainer {
             seed: options.seed
         )
         let teachers = try loadTeachers(for: data)
-        if options.asib.enabled, let teachers {
-            try SynergyModule.checkTokenWidths(
-                options: options.asib, teacherWidths: teachers.models.map(\.features)
-            )
-            try SynergyModule.checkFeatureKDWidth(
-                options: options.asib, studentWidth: student.features
-            )
-        }
         let session = TrainingSession(
             options: options, student: student, teachers: teachers, train: data, test: splits.test
         )

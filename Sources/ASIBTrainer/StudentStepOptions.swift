@@ -102,10 +102,22 @@ public struct StudentStepOptions: Equatable, Sendable {
                 throw TrainerError.invalidOption(key: key, value: "\(value)", allowed: allowed)
             }
         }
-        try check(mixupAlpha >= 0, "mixup_alpha", mixupAlpha, "a number >= 0 (0 = off)")
         try check(
-            cutmixAlpha >= 0, "cutmix_alpha_distill", cutmixAlpha, "a number >= 0 (0 = off)"
+            mixupAlpha >= 0 && mixupAlpha.isFinite, "mixup_alpha", mixupAlpha,
+            "a finite number >= 0 (0 = off)"
         )
+        try check(
+            cutmixAlpha >= 0 && cutmixAlpha.isFinite, "cutmix_alpha_distill", cutmixAlpha,
+            "a finite number >= 0 (0 = off)"
+        )
+        if twoView {
+            try check(
+                twoViewStartEpoch < twoViewStopEpoch, "kd_two_view_start_epoch",
+                twoViewStartEpoch,
+                "an epoch before kd_two_view_stop_epoch (\(twoViewStopEpoch)), or the "
+                    + "two-view target never runs"
+            )
+        }
         if let gateTemperature {
             try check(gateTemperature > 0, "tau_gate", gateTemperature, "a number > 0")
         }

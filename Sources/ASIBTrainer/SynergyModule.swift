@@ -63,10 +63,12 @@ final class SynergyModule {
         let widths = tokenWidths(options: options, teacherWidths: teacherWidths)
         guard Set(widths).count > 1 else { return }
         if options.useDistillationAdapter {
+            let value = options.distillOutDim > 0 ? "\(options.distillOutDim)" : "not set"
             throw TrainerError.invalidOption(
-                key: "distill_out_dim", value: "\(options.distillOutDim)",
-                allowed: "a positive width shared by every teacher adapter; the default F / 4 "
-                    + "gives the teacher widths \(teacherWidths) adapter widths \(widths)"
+                key: "distill_out_dim", value: value,
+                allowed: "one output width for every teacher adapter, e.g. distill_out_dim: "
+                    + "\(widths.min() ?? 1), because the default F / 4 gives the teachers of "
+                    + "pooled widths \(teacherWidths) adapter widths \(widths)"
             )
         }
         throw TrainerError.invalidOption(

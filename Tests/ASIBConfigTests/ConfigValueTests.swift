@@ -63,7 +63,8 @@ struct ConfigValueTests {
         #expect(throws: error) {
             try Self.sample.int("dataset.name")
         }
-        let message = "invalid value 'fashion_mnist' for 'dataset.name': expected int, got string"
+        let message = "invalid value 'fashion_mnist' for 'dataset.name': expected int, got string; "
+            + "give 'dataset.name' a value of type int"
         #expect(error.description == message)
     }
 

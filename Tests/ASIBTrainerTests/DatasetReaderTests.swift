@@ -104,6 +104,29 @@ private func writeFashionFiles(in folder: URL, count: Int, imageMagic: UInt32 = 
     }
 }
 
+@Test func cifarFileCheckRejectsPartialRecordBeforeLoading() throws {
+    // The launch check reads only file sizes; it names the first file that is not a whole
+    // number of 3073-byte CIFAR-10 records.
+    let folder = try temporaryFolder()
+    let record = [UInt8](repeating: 1, count: 3073)
+    for index in 1...5 {
+        try Data(record).write(to: folder.appendingPathComponent("data_batch_\(index).bin"))
+    }
+    let truncated = folder.appendingPathComponent("test_batch.bin")
+    try Data(record.dropLast()).write(to: truncated)
+    do {
+        _ = try CIFARReader.checkFiles(.cifar10, root: folder.path)
+        Issue.record("a truncated test file passed the file check")
+    } catch let error as TrainerError {
+        #expect(error.description.contains(truncated.path))
+        #expect(error.description.contains("size 3072 bytes"))
+        #expect(error.exitCode == 64)
+    }
+    try Data(record).write(to: truncated)
+    let paths = try CIFARReader.checkFiles(.cifar10, root: folder.path)
+    #expect(paths.train.count == 5)
+}
+
 @Test func missingCifar10FilesNameEveryPath() throws {
     let folder = try temporaryFolder()
     do {

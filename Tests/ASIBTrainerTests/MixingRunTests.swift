@@ -233,9 +233,23 @@ private func options(_ extra: [String: ConfigValue]) throws -> TrainingOptions {
     #expect(!unmixed.twoViewActive(epoch: 1))
 }
 
+@Test func emptyTwoViewWindowIsRejected() {
+    let window: [String: ConfigValue] = [
+        "kd_target_mode": .string("two_view"), "kd_two_view_start_epoch": .int(5),
+        "kd_two_view_stop_epoch": .int(2),
+    ]
+    #expect(throws: TrainerError.invalidOption(
+        key: "kd_two_view_start_epoch", value: "5",
+        allowed: "an epoch before kd_two_view_stop_epoch (2), or the two-view target never runs"
+    )) {
+        _ = try options(window)
+    }
+}
+
 @Test(arguments: [
-    ("mixup_alpha", ConfigValue.double(-0.1), "-0.1", "a number >= 0 (0 = off)"),
-    ("cutmix_alpha_distill", .double(-1), "-1.0", "a number >= 0 (0 = off)"),
+    ("mixup_alpha", ConfigValue.double(-0.1), "-0.1", "a finite number >= 0 (0 = off)"),
+    ("mixup_alpha", .double(.infinity), "inf", "a finite number >= 0 (0 = off)"),
+    ("cutmix_alpha_distill", .double(-1), "-1.0", "a finite number >= 0 (0 = off)"),
     ("tau_gate", .double(0), "0.0", "a number > 0"),
     ("grad_clip_norm", .double(-0.5), "-0.5", "a number >= 0 (0 = off)"),
     ("teacher2_weight_decay_len", .int(-3), "-3", "an integer >= 0 (0 = no decay)"),
