@@ -212,16 +212,20 @@ extension Coordinator {
         for (runID, state) in states where state.status == .running {
             guard let lease = state.lease, lease <= now else { continue }
             let reason: String
+            var interrupted = false
             if let holder = state.worker {
                 reason = "lease expired: no message from worker \(workerName(holder)) for "
                     + "\(WireProtocol.leaseDuration)"
                 sendCancel(runID: runID, attempt: state.attempts, to: holder, reason: reason)
                 workers[holder]?.run = nil
             } else {
+                // The worker belonged to an earlier coordinator that stopped (interrupted,
+                // killed or crashed) and did not reconnect: the run did not fail.
                 reason = "not reclaimed by a worker within \(WireProtocol.leaseDuration) "
                     + "after the coordinator started"
+                interrupted = true
             }
-            requeueOrFail(runID: runID, reason: reason, retryable: true)
+            requeueOrFail(runID: runID, reason: reason, retryable: true, interrupted: interrupted)
         }
     }
 }

@@ -61,6 +61,9 @@ public final class Coordinator {
         var lease: ContinuousClock.Instant?
         /// An ASSIGN that waits for ACCEPT; the run stays queued meanwhile.
         var offer: Offer?
+        /// Attempts that ended because an earlier coordinator stopped, not because the run
+        /// failed; they do not count against `maxAttempts`. Counted by this coordinator only.
+        var interruptions = 0
     }
 
     struct Offer {
@@ -542,12 +545,21 @@ public final class Coordinator {
     /// Queues a failed run again while attempts remain, or marks it failed. A safe retry is
     /// queued whatever the attempt count.
     func requeueOrFail(
-        runID: String, reason: String, retryable: Bool, safeRetry: Bool = false
+        runID: String, reason: String, retryable: Bool, safeRetry: Bool = false,
+        interrupted: Bool = false
     ) {
         guard var state = states[runID] else { return }
         state.worker = nil
         state.lease = nil
-        if safeRetry {
+        if interrupted {
+            state.interruptions += 1
+            state.status = .queued
+            Log.warning(
+                "interrupted attempt, run queued again without using up an attempt",
+                ["run": runID, "attempt": state.attempts, "reason": reason]
+            )
+            print("resuming \(runID) after attempt \(state.attempts) was interrupted: \(reason)")
+        } else if safeRetry {
             state.status = .queued
             Log.warning(
                 "run failed with a non-finite loss under use_amp, queued again with use_amp off",
@@ -557,7 +569,7 @@ public final class Coordinator {
                 "retrying \(runID) with use_amp off after attempt \(state.attempts) failed: "
                     + reason
             )
-        } else if retryable && state.attempts < options.maxAttempts {
+        } else if retryable && state.attempts - state.interruptions < options.maxAttempts {
             state.status = .queued
             Log.warning("run failed, queued again", ["run": runID, "attempt": state.attempts, "reason": reason])
             print("retrying \(runID) after attempt \(state.attempts) failed: \(reason)")

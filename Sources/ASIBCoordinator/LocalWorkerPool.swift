@@ -9,7 +9,15 @@ public final class LocalWorkerPool {
         public let logURL: URL
     }
 
-    public private(set) var members: [Member] = []
+    /// Guards `storedMembers` and `stopping`: the interrupt handler stops the pool on another
+    /// thread while the coordinator loop may be replacing a member.
+    private let lock = NSLock()
+    private var storedMembers: [Member] = []
+    /// Set by `terminateAll`; no member starts after it, so a worker that the interrupt ended
+    /// is not replaced by one that outlives `launch`.
+    private var stopping = false
+
+    public var members: [Member] { lock.withLock { storedMembers } }
     /// Members that may still be started in place of members that died of a signal or exited
     /// with an error before the sweep finished.
     public private(set) var restartsLeft: Int
@@ -43,7 +51,7 @@ public final class LocalWorkerPool {
     public func replaceExited() throws -> [Int] {
         var replaced: [Int] = []
         for member in members
-        where !member.process.isRunning && restartsLeft > 0
+        where !member.process.isRunning && restartsLeft > 0 && !lock.withLock({ stopping })
             && !replacedPIDs.contains(member.process.processIdentifier)
         {
             let abnormal = member.process.terminationReason == .uncaughtSignal
@@ -63,6 +71,9 @@ public final class LocalWorkerPool {
     }
 
     private func startMember(number: Int) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !stopping else { return }
         guard let (workerExecutable, endpoint, threads, logDirectory, extraArguments) = launch else { return }
         let logURL = logDirectory.appendingPathComponent("worker-\(number).log")
         if !FileManager.default.fileExists(atPath: logURL.path) {
@@ -93,7 +104,7 @@ public final class LocalWorkerPool {
                     + "build it with 'swift build -c release' next to asib-sweep"
             )
         }
-        members.append(Member(number: number, process: process, logURL: logURL))
+        storedMembers.append(Member(number: number, process: process, logURL: logURL))
         Log.info("started local worker", ["worker": number, "pid": process.processIdentifier])
     }
 
@@ -102,22 +113,25 @@ public final class LocalWorkerPool {
         Set(members.filter { $0.process.isRunning }.map { $0.process.processIdentifier })
     }
 
-    /// Waits up to `timeout` for every member to exit, then sends SIGTERM to those left.
+    /// Waits up to `timeout` for every member to exit, then sends SIGKILL to those left.
     public func waitForExit(timeout: Duration) {
         let deadline = ContinuousClock.now + timeout
         while members.contains(where: { $0.process.isRunning }) && ContinuousClock.now < deadline {
             Thread.sleep(forTimeInterval: 0.05)
         }
         for member in members where member.process.isRunning {
-            Log.warning("worker did not exit in time, terminating", ["pid": member.process.processIdentifier])
-            member.process.terminate()
+            Log.warning("worker did not exit in time, killing it", ["pid": member.process.processIdentifier])
+            kill(member.process.processIdentifier, SIGKILL)
         }
     }
 
-    /// Sends SIGTERM to every running member (used on interrupt).
+    /// Stops the pool: no member starts after this call, and every running member gets
+    /// SIGTERM (used on interrupt).
     public func terminateAll() {
-        for member in members where member.process.isRunning {
-            member.process.terminate()
+        let running = lock.withLock {
+            stopping = true
+            return storedMembers.filter { $0.process.isRunning }
         }
+        for member in running { member.process.terminate() }
     }
 }

@@ -45,6 +45,16 @@ let usage = """
     """
 
 setvbuf(stdout, nil, _IOLBF, 0)
+// A parent that ignores or blocks these signals (launch handles them through dispatch
+// sources) passes that disposition and mask on to its children; the worker must still stop
+// on them. Threads started later inherit the main thread's mask.
+var stopSignals = sigset_t()
+sigemptyset(&stopSignals)
+for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
+    signal(signalNumber, SIG_DFL)
+    sigaddset(&stopSignals, signalNumber)
+}
+pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
 BLASCore.restartWithDetectedCoreIfNeeded()
 Log.setProgram("asib-worker")
 var arguments = CommandLineArguments(Array(CommandLine.arguments.dropFirst()))

@@ -129,6 +129,55 @@ struct ReliabilityTests {
         }
     }
 
+    @Test("interrupted launch resumes without using up an attempt")
+    func interruptedLaunchResumes() throws {
+        // One attempt per run: the attempt that the interrupt stops must not count, or the
+        // second launch would fail the run instead of resuming it.
+        let directory = try ExecutableRunner.temporaryDirectory("interrupt")
+        let spec = try FaultInjection.tinySweep(
+            in: directory, name: "interrupt", count: 2, trainImages: 4 * Self.chaosImages,
+            epochs: 6
+        )
+        let out = directory.appendingPathComponent("out")
+        let arguments = [
+            "launch", "--local", "1", "--max-attempts", "1", "--configs", "configs",
+            "--out", out.path, spec.path,
+        ]
+        let first = try BackgroundProcess(
+            "asib-sweep", arguments, logPrefix: directory.appendingPathComponent("launch-0")
+        )
+        defer { first.kill() }
+        // Interrupt once a run has reported its first epoch, while it trains the next ones.
+        let deadline = Date().addingTimeInterval(60)
+        var workers: [Int32] = []
+        while first.isRunning && Date() < deadline {
+            workers = FaultInjection.children(of: first.pid)
+            if first.output.contains("student epoch 1:") { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        try #require(first.isRunning, "the sweep ended before the interrupt: \(first.output)")
+        try #require(!workers.isEmpty)
+        kill(first.pid, SIGINT)
+        #expect(first.wait(timeout: 20), "launch did not stop on SIGINT")
+        #expect(first.process.terminationStatus == 128 + SIGINT)
+        for pid in workers {
+            // A stopped worker is gone or a zombie of the exited launch, never running.
+            let state = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            let fields = state.split(separator: ")").last?.split(separator: " ") ?? []
+            #expect(fields.first.map { $0 == "Z" || $0 == "X" } ?? true, "worker \(pid) still runs")
+        }
+
+        let second = try BackgroundProcess(
+            "asib-sweep", arguments, logPrefix: directory.appendingPathComponent("launch-1")
+        )
+        let finished = second.wait(timeout: 120)
+        #expect(finished, "second launch did not finish; stderr: \(second.error.suffix(2000))")
+        #expect(second.process.terminationStatus == 0, "stderr: \(second.error.suffix(2000))")
+        #expect(second.output.contains("was interrupted"))
+        let problems = try FaultInjection.exactlyOnceProblems(results: out, runs: 2, epochs: 6)
+        #expect(problems.isEmpty, "\(problems)")
+    }
+
     @Test("silent worker loses its lease")
     func silentWorkerLosesLease() throws {
         let directory = try ExecutableRunner.temporaryDirectory("lease")
