@@ -1,10 +1,11 @@
 import ASIBConfig
 
-/// When the B-Step runs IB_MBM on a batch with the synergy gate open. IB_MBM is skipped when
-/// the teachers agree on most samples (top-1 disagreement below `skip_syn_disagree_thr`) and
-/// the synergy target has recently won few per-sample `auto` choices (running win ratio below
-/// `skip_syn_win_thr`); every `synergy_probe_every`-th optimiser step runs it anyway. A
-/// skipped batch distils from the teacher side, as with a closed gate.
+/// The rule that decides whether the B-Step runs IB_MBM on a batch with the synergy gate
+/// open. IB_MBM is skipped when the teachers agree on most samples (top-1 disagreement below
+/// `skip_syn_disagree_thr`) and the synergy target has recently won few per-sample `auto`
+/// choices (running win ratio below `skip_syn_win_thr`). Every `synergy_probe_every`-th
+/// optimiser step runs it anyway. A skipped batch distils from the teacher side, as with a
+/// closed gate.
 public struct SynergySkipOptions: Equatable, Sendable {
     public var disagreementThreshold = 0.15
     public var winRatioThreshold = 0.05

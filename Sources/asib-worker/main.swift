@@ -45,9 +45,9 @@ let usage = """
     """
 
 setvbuf(stdout, nil, _IOLBF, 0)
-// A parent that ignores or blocks these signals (launch handles them through dispatch
-// sources) passes that disposition and mask on to its children; the worker must still stop
-// on them. Threads started later inherit the main thread's mask.
+// launch ignores and blocks these signals to handle them through dispatch sources, and its
+// children inherit that disposition and mask. The worker restores both so that it stops on
+// them. Threads started later inherit the main thread's mask.
 var stopSignals = sigset_t()
 sigemptyset(&stopSignals)
 for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
