@@ -103,16 +103,34 @@ struct LaunchCommand {
 
     /// Checks every run's training options and data files before anything is written, so a
     /// bad value or a missing dataset stops the launch instead of failing each run.
-    static func preflight(_ runs: [CoordinatorRun]) throws {
+    static func preflight(_ runs: [CoordinatorRun], spec: URL) throws {
         for run in runs {
             let config = try YAMLLoader.parse(text: run.configJSON, origin: "run \(run.runID)").value
             let slots = run.dependsOn.indices.map { "teacher\($0 + 1)" }
             do {
                 try RunTrainer.preflight(config: config, pendingTeachers: slots)
             } catch let error as ReportableError where error.exitCode == ExitCode.usage {
-                throw UsageError("run \(run.runID) (index \(run.index)): \(error.description)")
+                var message = "run \(run.runID) (index \(run.index)): \(error.description)"
+                if case TrainerError.invalidOption(let key, _, _) = error {
+                    message += " (" + origin(of: key, run: run, spec: spec) + ")"
+                }
+                throw UsageError(message)
             }
         }
+    }
+
+    /// Names where a run's value of `key` came from: the last override of the run that sets
+    /// it, or else the config files, which `plan --explain INDEX` traces key by key.
+    static func origin(of key: String, run: CoordinatorRun, spec: URL) -> String {
+        let setting = run.overrides.last { override in
+            let name = override.drop { "+~".contains($0) }.prefix { $0 != "=" }
+            return name == key
+        }
+        if let setting {
+            return "set by the run's override '\(setting)', from \(spec.path) or the command line"
+        }
+        return "set in the config files of this run; 'asib-sweep plan --explain \(run.index) "
+            + "\(spec.path)' shows which file sets \(key)"
     }
 
     /// Moves `runs/RUN_ID` to `runs/ARCHIVED_ID`, so the new run starts in an empty folder
@@ -196,7 +214,7 @@ struct PlannedSweep {
         let runs = try plan.runs.map {
             try LaunchCommand.coordinatorRun($0, configRoot: configRoot, primary: primary)
         }
-        try LaunchCommand.preflight(runs)
+        try LaunchCommand.preflight(runs, spec: options.specURL)
         self.runs = runs
     }
 

@@ -167,6 +167,43 @@ struct BadInputTests {
         #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("sweep.db").path))
     }
 
+    @Test("invalid trainer value names its override")
+    func invalidTrainerValueNamesOverride() throws {
+        let out = try ExecutableRunner.temporaryDirectory("badmix")
+        let result = try ExecutableRunner.run(
+            "asib-sweep",
+            ["launch", "--local", "1", "--out", out.path, "sweeps/smoke.yaml", "++mixup_alpha=-1"]
+        )
+        #expect(result.status == 64)
+        #expect(result.error.contains("mixup_alpha"), "\(result.error)")
+        #expect(result.error.contains("'++mixup_alpha=-1'"), "\(result.error)")
+        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("sweep.db").path))
+    }
+
+    @Test("invalid value from a config file points to explain")
+    func invalidConfigFileValuePointsToExplain() throws {
+        // A bad value from a config file rather than an override: a copy of the config tree
+        // adds an unknown loss_clamp_mode to the ce_only method file.
+        let directory = try ExecutableRunner.temporaryDirectory("badconfig")
+        let configs = directory.appendingPathComponent("configs")
+        try FileManager.default.copyItem(
+            at: ExecutableRunner.repositoryRoot.appendingPathComponent("configs"), to: configs
+        )
+        let method = configs.appendingPathComponent("method/ce_only.yaml")
+        let text = try String(contentsOf: method, encoding: .utf8)
+        try (text + "loss_clamp_mode: hardd\n").write(to: method, atomically: true, encoding: .utf8)
+        let out = directory.appendingPathComponent("out")
+        let result = try ExecutableRunner.run(
+            "asib-sweep",
+            ["launch", "--local", "1", "--configs", configs.path, "--out", out.path,
+             "--only", "method=ce_only", "sweeps/smoke.yaml"]
+        )
+        #expect(result.status == 64)
+        #expect(result.error.contains("loss_clamp_mode"), "\(result.error)")
+        #expect(result.error.contains("hardd"), "\(result.error)")
+        #expect(result.error.contains("plan --explain"), "\(result.error)")
+    }
+
     @Test("unknown option exits 64")
     func unknownOption() throws {
         let result = try ExecutableRunner.run("asib-sweep", ["plan", "--dry-rn", "sweeps/smoke.yaml"])
