@@ -122,8 +122,14 @@ extension Coordinator {
         }
     }
 
+    /// Returns the worker's id, or its ZeroMQ routing id before it registered: as text when
+    /// it is printable ASCII (workers set it from `--worker-id`), else in hex.
     func workerName(_ peer: Data) -> String {
-        workers[peer]?.id ?? peer.map { String(format: "%02x", $0) }.joined()
+        if let id = workers[peer]?.id { return id }
+        if !peer.isEmpty, peer.allSatisfy({ (0x21...0x7e).contains($0) }) {
+            return String(decoding: peer, as: UTF8.self)
+        }
+        return peer.map { String(format: "%02x", $0) }.joined()
     }
 
     // MARK: - Messages
