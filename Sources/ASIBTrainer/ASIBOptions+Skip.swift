@@ -37,3 +37,18 @@ public struct SynergySkipOptions: Equatable, Sendable {
         return (probe, probe)
     }
 }
+
+extension ASIBOptions {
+    /// Reads the ensemble mixing of a pure synergy target [kd_ens_alpha,
+    /// teacher_adapt_kd_warmup].
+    mutating func readEnsembleMixing(_ config: ConfigValue) throws {
+        ensembleAlpha = try config.double("kd_ens_alpha", default: 0)
+        ensembleEpochs = try config.int("teacher_adapt_kd_warmup", default: 0)
+        guard (0...1).contains(ensembleAlpha) else {
+            throw TrainerError.invalidOption(
+                key: "kd_ens_alpha", value: "\(ensembleAlpha)",
+                allowed: "a share in [0, 1] of the teacher side in the synergy target"
+            )
+        }
+    }
+}

@@ -87,6 +87,11 @@ public struct ASIBOptions: Equatable, Sendable {
     public var featureKDAlphaInA = 0.0
     /// When the B-Step skips IB_MBM on batches with the gate open.
     public var synergySkip = SynergySkipOptions()
+    /// With `kd_target: synergy`, the first `ensembleEpochs` student epochs of each stage
+    /// distil from `(1 - ensembleAlpha) * synergy + ensembleAlpha * teacher side`
+    /// [kd_ens_alpha, teacher_adapt_kd_warmup].
+    public var ensembleAlpha = 0.0
+    public var ensembleEpochs = 0
     /// Stages, each an A-Step and a B-Step [num_stages], and the student epochs of each stage
     /// [student_epochs_per_stage]; nil gives every stage `student_epochs`.
     public var stages = 1
@@ -145,6 +150,7 @@ public struct ASIBOptions: Equatable, Sendable {
         }
         kdCooldownEpochs = try config.int("kd_cooldown_epochs", default: 0)
         synergySkip = try SynergySkipOptions(config: config)
+        try readEnsembleMixing(config)
         if let value = config[path: "kd_max_ratio"], !value.isNull {
             kdMaxRatio = try config.double("kd_max_ratio")
         }

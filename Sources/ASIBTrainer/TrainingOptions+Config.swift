@@ -51,10 +51,33 @@ extension TrainingOptions {
 
     private mutating func readSchedule(_ config: ConfigValue) throws {
         let type = try config.string("schedule.type", default: "cosine")
-        guard type == "cosine" else {
+        switch type {
+        case "cosine":
+            learningRateDecay = .cosine
+        case "step":
+            let stepSize = try config.int("schedule.step_size", default: 10)
+            let gamma = try config.double("schedule.gamma", default: 0.1)
+            guard stepSize >= 1 else {
+                throw TrainerError.invalidOption(
+                    key: "schedule.step_size", value: "\(stepSize)",
+                    allowed: "a number of epochs >= 1 between learning-rate decays"
+                )
+            }
+            guard gamma > 0 && gamma <= 1 else {
+                throw TrainerError.invalidOption(
+                    key: "schedule.gamma", value: "\(gamma)",
+                    allowed: "a factor in (0, 1] that multiplies the learning rate every step_size epochs"
+                )
+            }
+            learningRateDecay = .step(stepSize: stepSize, gamma: gamma)
+        case "none":
+            learningRateDecay = .constant
+        default:
             throw TrainerError.invalidOption(
                 key: "schedule.type", value: type,
-                allowed: "cosine (linear warm-up, then cosine to schedule.min_lr)"
+                allowed: "cosine (linear warm-up, then cosine to schedule.min_lr), step "
+                    + "(warm-up, then times schedule.gamma every schedule.step_size epochs) or "
+                    + "none (constant after the warm-up)"
             )
         }
         warmupEpochs = try config.int("schedule.lr_warmup_epochs", default: 0)

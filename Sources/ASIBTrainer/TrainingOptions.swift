@@ -76,10 +76,12 @@ public struct TrainingOptions: Equatable, Sendable {
     public var weightDecay = 5e-4
     public var momentum = 0.9
     public var nesterov = true
-    /// Linear warm-up epochs, then cosine to `minLearningRate`
-    /// [schedule.lr_warmup_epochs, schedule.min_lr].
+    /// Linear warm-up epochs, then the decay down to at least `minLearningRate`
+    /// [schedule.lr_warmup_epochs, schedule.min_lr, schedule.type, schedule.step_size,
+    /// schedule.gamma].
     public var warmupEpochs = 0
     public var minLearningRate = 0.0
+    public var learningRateDecay = LearningRateDecay.cosine
 
     /// Loss weights, KD temperature and CE label smoothing
     /// [ce_alpha, kd_alpha, tau, ce_label_smoothing, kd_warmup_epochs].

@@ -99,6 +99,15 @@ extension TrainingSession {
             certainty = synergy.certainty(batch: batch)
             if options.kdTarget == .synergy {
                 target = synergyLogits
+                // Ensemble mixing in the first `teacher_adapt_kd_warmup` student epochs of a
+                // stage: `(1 - e) * z + e * a` with e = kd_ens_alpha and the teacher side a.
+                let ensemble = settings.ensembleAlpha
+                if ensemble > 0 && currentEpoch <= settings.ensembleEpochs {
+                    let share = Float(ensemble)
+                    for i in target.indices {
+                        target[i] = (1 - share) * synergyLogits[i] + share * teacherSide[i]
+                    }
+                }
                 temperature = settings.synergyTemperature ?? temperature
                 synergyRows = batch
             } else {

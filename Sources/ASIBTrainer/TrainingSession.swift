@@ -87,7 +87,7 @@ final class TrainingSession {
         schedule = LearningRateSchedule(
             base: options.learningRate, minimum: options.minLearningRate,
             warmupEpochs: options.warmupEpochs, epochs: options.totalStudentEpochs,
-            stepsPerEpoch: stepsPerEpoch
+            stepsPerEpoch: stepsPerEpoch, decay: options.learningRateDecay
         )
         let batch = options.batchSize
         input = Tensor(shape: [train.channels, batch, train.height, train.width])

@@ -295,3 +295,23 @@ func oversizedSettingIsRejected(_ override: String, _ key: String) throws {
         #expect(error.exitCode == 64)
     }
 }
+
+@Test func ensembleMixingChangesSynergyTarget() throws {
+    // kd_target synergy: with kd_ens_alpha 0.5 inside the teacher_adapt_kd_warmup window the
+    // target mixes in the teacher side, so epoch 1's KD differs; outside the window (warm-up 0)
+    // the run equals the unmixed one.
+    let base = [
+        "method=asib", "++use_distillation_adapter=false", "++skip_syn_disagree_thr=0",
+        "++kd_target=synergy", "student_epochs=1",
+    ]
+    func studentKD(_ extra: [String]) throws -> Double {
+        let reports = try run(try composedOptions(base + shortAStep + extra))
+        let student = try #require(reports.first { $0.phase == "student" })
+        return try #require(student.metrics["kd"])
+    }
+    let plain = try studentKD([])
+    let mixed = try studentKD(["++kd_ens_alpha=0.5", "++teacher_adapt_kd_warmup=1"])
+    let outside = try studentKD(["++kd_ens_alpha=0.5", "++teacher_adapt_kd_warmup=0"])
+    #expect(mixed != plain)
+    #expect(outside == plain)
+}

@@ -48,6 +48,48 @@ import Testing
     #expect(abs(schedule.rate(atStep: 20) - 0.025) < 1e-12)
 }
 
+@Test func stepScheduleDecaysAtEpochBoundaries() {
+    // 1 warm-up epoch of 4 steps, then 0.1 * 0.5^floor(epoch / 2) for 0-based epochs, never
+    // below 0.02: epochs 2-3 at 0.05, 4-5 at 0.025, 6 and later at the 0.02 floor.
+    let schedule = LearningRateSchedule(
+        base: 0.1, minimum: 0.02, warmupEpochs: 1, epochs: 8, stepsPerEpoch: 4,
+        decay: .step(stepSize: 2, gamma: 0.5)
+    )
+    #expect(abs(schedule.rate(atStep: 0) - 0.025) < 1e-12)
+    #expect(abs(schedule.rate(atStep: 3) - 0.1) < 1e-12)
+    #expect(abs(schedule.rate(atStep: 7) - 0.1) < 1e-12)
+    #expect(abs(schedule.rate(atStep: 8) - 0.05) < 1e-12)
+    #expect(abs(schedule.rate(atStep: 15) - 0.05) < 1e-12)
+    #expect(abs(schedule.rate(atStep: 16) - 0.025) < 1e-12)
+    #expect(abs(schedule.rate(atStep: 24) - 0.02) < 1e-12)
+    let constant = LearningRateSchedule(
+        base: 0.1, minimum: 0, warmupEpochs: 0, epochs: 3, stepsPerEpoch: 4, decay: .constant
+    )
+    #expect(constant.rate(atStep: 0) == 0.1)
+    #expect(constant.rate(atStep: 11) == 0.1)
+}
+
+@Test func scheduleTypesAreRead() throws {
+    func decay(_ schedule: [String: ConfigValue]) throws -> LearningRateDecay {
+        try TrainingOptions(config: .map([
+            "model": .map(["student": .map(["name": .string("resnet8")])]),
+            "schedule": .map(schedule),
+        ])).learningRateDecay
+    }
+    #expect(try decay(["type": .string("cosine")]) == .cosine)
+    #expect(try decay([
+        "type": .string("step"), "step_size": .int(30), "gamma": .double(0.1),
+    ]) == .step(stepSize: 30, gamma: 0.1))
+    #expect(try decay(["type": .string("none")]) == .constant)
+    #expect(throws: TrainerError.self) { try decay(["type": .string("linear")]) }
+    #expect(throws: TrainerError.self) {
+        try decay(["type": .string("step"), "step_size": .int(0)])
+    }
+    #expect(throws: TrainerError.self) {
+        try decay(["type": .string("step"), "gamma": .double(1.5)])
+    }
+}
+
 @Test func adamWFirstStepMovesByLearningRate() {
     // Step 1: m_hat = g and v_hat = g^2, so p -= lr * wd * p, then p -= lr * g / (|g| + eps).
     let values = Tensor(shape: [3], values: [1, -2, 0.5])
