@@ -1,6 +1,6 @@
 import Foundation
 
-/// How the learning rate decays after the warm-up [schedule.type].
+/// The decay of the learning rate after the warm-up [schedule.type].
 public enum LearningRateDecay: Equatable, Sendable {
     /// Cosine annealing from the base rate to the minimum over the remaining steps.
     case cosine
