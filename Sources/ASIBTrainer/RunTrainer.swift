@@ -25,6 +25,7 @@ public final class RunTrainer {
             ? try options.teachers.map { try ResNetArchitecture.named($0.model, key: $0.modelKey) }
             : []
         try Self.validate(options)
+        options.logInertSettings()
         try options.asib.validateStages(studentEpochs: options.epochs)
         // Width rules of IB_MBM, checked here so that a launch rejects them before training.
         if options.asib.enabled && !teacherArchitectures.isEmpty {

@@ -273,3 +273,16 @@ func invalidMixingKeyIsRejected(
         _ = try options([key: value])
     }
 }
+
+@Test func inertSettingsAreNamed() throws {
+    let quiet = try options(["mixup_alpha": .double(0.2)])
+    #expect(quiet.inertSettings.isEmpty)
+    let decay = try options(["teacher2_weight_decay_start_epoch": .int(3)])
+    #expect(decay.inertSettings.count == 1)
+    #expect(decay.inertSettings.first?.contains("teacher2_weight_decay_len") == true)
+    let stages = try options([
+        "num_stages": .int(1), "student_epochs_per_stage": .list([.int(1), .int(2)]),
+    ])
+    #expect(stages.inertSettings.first?.contains("2 entries for num_stages 1") == true)
+}
+
