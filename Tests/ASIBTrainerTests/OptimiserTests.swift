@@ -73,7 +73,7 @@ import Testing
     func decay(_ schedule: [String: ConfigValue]) throws -> LearningRateDecay {
         try TrainingOptions(config: .map([
             "model": .map(["student": .map(["name": .string("resnet8")])]),
-            "schedule": .map(schedule),
+            "student_epochs": .int(1), "schedule": .map(schedule),
         ])).learningRateDecay
     }
     #expect(try decay(["type": .string("cosine")]) == .cosine)
