@@ -27,9 +27,9 @@ extension ASIBOptions {
         featureKDAlphaInA = try config.double("feat_kd_alpha_in_a", default: 0)
         // The original ASIB code sets ib_mbm_out_dim = distill_out_dim before its config
         // lock whenever the adapters are on and distill_out_dim > 0. Our lock hashes the
-        // composed config unchanged, so the trainer derives the width here instead, and only
-        // when no method file, rung file or override set ib_mbm_out_dim: base.yaml gives the
-        // key no default, so a present, non-null key was set on purpose and wins.
+        // composed config unchanged, so the trainer derives the width here instead. It does
+        // so only when no method file, rung file or override set ib_mbm_out_dim. base.yaml
+        // gives the key no default, so a present, non-null key was set on purpose and wins.
         let widthSet = config[path: "ib_mbm_out_dim"].map { !$0.isNull } ?? false
         if !widthSet && useDistillationAdapter && distillOutDim > 0 {
             embed = distillOutDim
@@ -124,10 +124,10 @@ extension ASIBOptions {
     /// whole student trains.
     ///
     /// The original ASIB stage loop makes every student parameter trainable again after the
-    /// A-Step, so its partial freeze never reached a B-Step. Here the freeze applies: with
-    /// `student_freeze_level_schedule`, in every stage the list covers (later stages train
-    /// fully); with only `student_freeze_level`, from stage 2 on, because a student trained
-    /// from scratch needs an unfrozen first stage.
+    /// A-Step, so its partial freeze never reached a B-Step. Here the freeze applies. With
+    /// `student_freeze_level_schedule` it applies in every stage the list covers, and later
+    /// stages train fully. With only `student_freeze_level` it applies from stage 2 on,
+    /// because a student trained from scratch needs an unfrozen first stage.
     func studentFreezeLevel(stage: Int) -> Int? {
         guard usePartialFreeze else { return nil }
         if let schedule = studentFreezeLevelSchedule {

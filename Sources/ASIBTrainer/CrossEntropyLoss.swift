@@ -91,7 +91,7 @@ public enum CrossEntropyLoss {
         }
     }
 
-    /// The smoothed, mixed target of class k. With `lambda` 1 it is exactly
+    /// Returns the smoothed, mixed target of class k. With `lambda` 1 it is exactly
     /// `eps / K + (1 - eps) * onehot(own)`, as without mixing.
     private static func target(
         _ k: Int, _ own: Int, _ partner: Int, _ lambda: Double, _ smoothing: Double, _ classes: Int

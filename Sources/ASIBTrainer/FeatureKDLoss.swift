@@ -4,12 +4,12 @@ import Foundation
 
 /// The B-Step feature-KD term of ASIB,
 /// `FKD = (1 / n) * sum_b w_b * sum_d (s_bd - mu_bd)^2`,
-/// where s is the student feature that the IB_MBM query uses (`feat_kd_key`), mu is IB_MBM's
-/// mean (a constant: no gradient reaches IB_MBM), w_b is 0 for rows outside the sample
-/// gate's selection, and n is the number of selected rows.
+/// where s is the student feature that the IB_MBM query uses (`feat_kd_key`) and mu is
+/// IB_MBM's mean, a constant through which no gradient reaches IB_MBM. w_b is 0 for rows
+/// outside the sample gate's selection, and n is the number of selected rows.
 ///
-/// The original ASIB code sums over d here, where its A-Step feature term takes the mean
-/// over d; this trainer keeps the sum, so `feat_kd_alpha` values carry over.
+/// The original ASIB code sums over d here, although its A-Step feature term takes the mean
+/// over d. This trainer keeps the sum, so `feat_kd_alpha` values carry over.
 enum FeatureKDLoss {
     /// Bounds of the feature-KD certainty weights, fixed in the original ASIB code (the KD
     /// certainty weights use `min_cw` and `max_cw` instead).

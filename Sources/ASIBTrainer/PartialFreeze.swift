@@ -1,6 +1,6 @@
 /// The partial freeze of a student: which parameters its optimiser updates at a freeze level.
 ///
-/// - level < 0: every parameter trains, whatever `freezeBN` says.
+/// - level < 0: every parameter trains, whatever the value of `freezeBN`.
 /// - level 0: every parameter trains except, with `freezeBN`, the BN gamma and beta.
 /// - level 1: only the last group of blocks and the classifier train: `layer3.*` and `fc.*`
 ///   for the ResNets and Wide ResNets; for MobileNetV2 the blocks after the third feature stage

@@ -17,8 +17,9 @@ import Foundation
 ///     student model: UInt64 byte count + an ASIBCKPT checkpoint (parameters and BN
 ///     statistics),
 ///     buffers: UInt32 count, then per buffer a name (UInt32 byte count + UTF-8) and
-///     UInt64 count + Float32 values (IB_MBM, synergy head, adapters, their AdamW states,
-///     EMA teacher; see `TrainingSession.resumeBuffers`),
+///     UInt64 count + Float32 values: IB_MBM, synergy head, adapters and their optimiser
+///     states, synergy win ratio, EMA teacher and FitNet regressor, as
+///     `TrainingSession.resumeBuffers` lists them,
 ///     CRC-32 (zlib) UInt32 of every byte before it.
 ///
 /// Version 1 stored only the student state; a version-1 file is rejected and the run trains

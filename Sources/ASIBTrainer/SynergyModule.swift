@@ -14,7 +14,7 @@ import Foundation
 /// adapters through IB_MBM's key/value path and, for a `distill_feat` query, the student
 /// adapter through the query path. The original ASIB code trains the student adapter only
 /// through the B-Step feature-KD term, so with `feat_kd_alpha: 0` its query stays a random
-/// projection; training it in the A-Step lets the query learn. With `feat_kd_alpha` > 0 the
+/// projection. Training it in the A-Step lets the query learn. With `feat_kd_alpha` > 0 the
 /// B-Step trains the student adapter too, through the feature-KD term, with the student's
 /// optimiser settings (see `SynergyModule+FeatureKD` and
 /// `TrainingSession.studentAdapterOptimiser`); it never trains the teacher adapters.

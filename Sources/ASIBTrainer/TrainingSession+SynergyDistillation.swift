@@ -76,7 +76,7 @@ extension TrainingSession {
             if teachers.target == .teacher || synergyView != kdView {
                 teachers.forwardAll(input: synergyView, batch: batch)
             }
-            // The teachers' disagreement is measured on the synergy view; the original ASIB
+            // The teachers' disagreement is measured on the synergy view. The original ASIB
             // code uses the KD view, which is the same batch unless the two views differ.
             let disagreement = teachers.topOneDisagreement(batch: batch)
             let decision = settings.synergySkip.runsSynergy(

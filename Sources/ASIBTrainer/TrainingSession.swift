@@ -130,7 +130,7 @@ final class TrainingSession {
     }
 
     /// Trains one epoch and returns its mean metrics. `epoch` (1-based) counts across stages
-    /// and picks the sample order; the KD warm-up and cool-down follow `stageEpoch` of
+    /// and picks the sample order. The KD warm-up and cool-down follow `stageEpoch` of
     /// `stageEpochs`, the position within the stage's B-Step, as in the original.
     func trainEpoch(
         _ epoch: Int, stageEpoch: Int? = nil, stageEpochs: Int? = nil

@@ -149,8 +149,8 @@ private let shortAStep = [
 
 @Test func rungsDifferInBehaviour() throws {
     func firstStudentLoss(_ rung: String) throws -> (Double, [EpochReport]) {
-        // The two teachers share a checkpoint and always agree; without the IB_MBM skip
-        // rule the B-Step runs IB_MBM, so the A-Step differences of the rungs reach it.
+        // The two teachers share a checkpoint and always agree. With the IB_MBM skip rule off
+        // the B-Step runs IB_MBM, so the A-Step differences of the rungs reach it.
         let overrides = [
             "method=asib_ablation_stage", "rung=\(rung)", "student_epochs=1",
             "++skip_syn_disagree_thr=0",
@@ -297,9 +297,9 @@ func oversizedSettingIsRejected(_ override: String, _ key: String) throws {
 }
 
 @Test func ensembleMixingChangesSynergyTarget() throws {
-    // kd_target synergy: with kd_ens_alpha 0.5 inside the teacher_adapt_kd_warmup window the
-    // target mixes in the teacher side, so epoch 1's KD differs; outside the window (warm-up 0)
-    // the run equals the unmixed one.
+    // kd_target synergy with kd_ens_alpha 0.5: inside the teacher_adapt_kd_warmup window the
+    // target mixes in the teacher side, so epoch 1's KD differs. Outside the window (warm-up
+    // 0) the run equals the unmixed one.
     let base = [
         "method=asib", "++use_distillation_adapter=false", "++skip_syn_disagree_thr=0",
         "++kd_target=synergy", "student_epochs=1",

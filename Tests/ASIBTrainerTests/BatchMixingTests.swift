@@ -78,7 +78,8 @@ func mixingIsDeterministicPerSeed(_ mode: MixMode) {
     )
     #expect(mix.mode == .mixup)
     #expect(mix.box == nil)
-    #expect(mix.lambda > 0 && mix.lambda < 1)
+    #expect(mix.lambda > 0)
+    #expect(mix.lambda < 1)
     let plane = height * width
     for c in 0..<channels {
         for b in 0..<batch {
@@ -100,8 +101,12 @@ func mixingIsDeterministicPerSeed(_ mode: MixMode) {
             .cutmix, alpha: 1, seed: seed, clean: clean, shape: (channels, batch, height, width)
         )
         let box = try #require(mix.box)
-        #expect(0 <= box.x0 && box.x0 <= box.x1 && box.x1 <= width)
-        #expect(0 <= box.y0 && box.y0 <= box.y1 && box.y1 <= height)
+        #expect(0 <= box.x0)
+        #expect(box.x0 <= box.x1)
+        #expect(box.x1 <= width)
+        #expect(0 <= box.y0)
+        #expect(box.y0 <= box.y1)
+        #expect(box.y1 <= height)
         // Lambda is recomputed from the clipped box.
         let area = Double((box.x1 - box.x0) * (box.y1 - box.y0))
         #expect(abs(mix.lambda - (1 - area / Double(height * width))) < 1e-12)
